@@ -1,0 +1,393 @@
+//! The decoder: iterative (an explicit stack on the heap, so no input can overflow the
+//! call stack), zero-copy, one pass, with the offset of every error.
+
+use crate::error::{Error, Result};
+use crate::value::{Dict, List, Value};
+
+/// The nesting limit used by [`decode`] and [`Decoder::new`].
+pub const DEFAULT_MAX_DEPTH: usize = 256;
+
+/// The largest nesting a [`Decoder`] accepts whatever it is asked: decoded values are
+/// dropped and encoded recursively, and this bound keeps that within a small thread stack.
+pub const HARD_MAX_DEPTH: usize = 2048;
+
+/// Decodes exactly one value in strict BEP 3 form.
+///
+/// Strict means: integers without leading zeros or `-0` that fit an `i64`; string lengths
+/// without leading zeros; dictionary keys are byte strings, sorted as raw bytes, unique;
+/// nothing after the value. Nesting is limited to [`DEFAULT_MAX_DEPTH`].
+///
+/// ```
+/// let v = shoal_bencode::decode(b"d3:cow3:moo4:spaml1:a1:bee").unwrap();
+/// let dict = v.as_dict().unwrap();
+/// assert_eq!(dict.get(b"cow").and_then(|v| v.as_str()), Some("moo"));
+/// assert_eq!(dict.get(b"spam").unwrap().as_list().unwrap().len(), 2);
+///
+/// let err = shoal_bencode::decode(b"i03e").unwrap_err();
+/// assert_eq!(err.offset(), Some(1));
+/// ```
+pub fn decode(input: &[u8]) -> Result<Value<'_>> {
+    Decoder::new().decode(input)
+}
+
+/// A decoder with options: strict or lenient key order, and a nesting limit.
+///
+/// ```
+/// use shoal_bencode::Decoder;
+///
+/// // Real .torrent files sometimes have unsorted keys: lenient mode accepts them.
+/// let unsorted = b"d1:bi1e1:ai2ee";
+/// assert!(shoal_bencode::decode(unsorted).is_err());
+/// let v = Decoder::new().lenient(true).decode(unsorted).unwrap();
+/// assert_eq!(v.as_dict().unwrap().get(b"a").unwrap().as_int(), Some(2));
+///
+/// // ut_metadata messages carry raw bytes after a dictionary.
+/// let (msg, rest) = Decoder::new().decode_prefix(b"d8:msg_typei1ee<piece data>").unwrap();
+/// assert_eq!(msg.as_dict().unwrap().len(), 1);
+/// assert_eq!(rest, b"<piece data>");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decoder {
+    lenient: bool,
+    max_depth: usize,
+}
+
+impl Default for Decoder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A list or dictionary still open.
+enum Frame<'a> {
+    List {
+        start: usize,
+        items: Vec<Value<'a>>,
+    },
+    Dict {
+        start: usize,
+        entries: Vec<(&'a [u8], Value<'a>)>,
+        /// The key read, waiting for its value.
+        pending: Option<&'a [u8]>,
+        sorted: bool,
+    },
+}
+
+impl Decoder {
+    /// A strict decoder with the default nesting limit.
+    pub const fn new() -> Self {
+        Decoder {
+            lenient: false,
+            max_depth: DEFAULT_MAX_DEPTH,
+        }
+    }
+
+    /// Lenient mode accepts dictionary keys in any order (as many real .torrent files
+    /// need). Duplicate keys are still rejected, and integers and lengths are still strict.
+    pub const fn lenient(mut self, lenient: bool) -> Self {
+        self.lenient = lenient;
+        self
+    }
+
+    /// How deep lists and dictionaries may nest (clamped to [`HARD_MAX_DEPTH`]).
+    pub const fn max_depth(mut self, max_depth: usize) -> Self {
+        self.max_depth = if max_depth > HARD_MAX_DEPTH {
+            HARD_MAX_DEPTH
+        } else {
+            max_depth
+        };
+        self
+    }
+
+    /// Decodes exactly one value; bytes after it are an error.
+    pub fn decode<'a>(&self, input: &'a [u8]) -> Result<Value<'a>> {
+        let (value, end) = self.parse(input, 0)?;
+        if end != input.len() {
+            return Err(Error::TrailingBytes { offset: end });
+        }
+        Ok(value)
+    }
+
+    /// Decodes one value from the start of `input` and returns it with the bytes after it.
+    pub fn decode_prefix<'a>(&self, input: &'a [u8]) -> Result<(Value<'a>, &'a [u8])> {
+        let (value, end) = self.parse(input, 0)?;
+        Ok((value, &input[end..]))
+    }
+
+    fn parse<'a>(&self, input: &'a [u8], mut pos: usize) -> Result<(Value<'a>, usize)> {
+        let mut stack: Vec<Frame<'a>> = Vec::new();
+        loop {
+            // Inside a dictionary with no pending key, a key or the end comes next.
+            if let Some(Frame::Dict {
+                pending: pending @ None,
+                entries,
+                sorted,
+                ..
+            }) = stack.last_mut()
+            {
+                match input.get(pos) {
+                    Some(b'e') => {}
+                    Some(b'0'..=b'9') => {
+                        let key_offset = pos;
+                        let (key, next) = parse_bytes(input, pos)?;
+                        if let Some((last, _)) = entries.last() {
+                            match (*last).cmp(key) {
+                                std::cmp::Ordering::Less => {}
+                                std::cmp::Ordering::Equal => {
+                                    return Err(Error::DuplicateKey { offset: key_offset });
+                                }
+                                std::cmp::Ordering::Greater => {
+                                    if !self.lenient {
+                                        return Err(Error::UnsortedKey { offset: key_offset });
+                                    }
+                                    *sorted = false;
+                                }
+                            }
+                        }
+                        *pending = Some(key);
+                        pos = next;
+                        continue;
+                    }
+                    Some(&found) => return Err(Error::NonStringKey { offset: pos, found }),
+                    None => {
+                        return Err(Error::UnexpectedEof {
+                            offset: pos,
+                            expected: "dictionary key or 'e'",
+                        });
+                    }
+                }
+            }
+
+            let value = match input.get(pos) {
+                Some(b'i') => {
+                    let (n, next) = parse_int(input, pos)?;
+                    pos = next;
+                    Value::Int(n)
+                }
+                Some(b'0'..=b'9') => {
+                    let (b, next) = parse_bytes(input, pos)?;
+                    pos = next;
+                    Value::Bytes(b)
+                }
+                Some(b'l') | Some(b'd') => {
+                    if stack.len() >= self.max_depth {
+                        return Err(Error::DepthLimit {
+                            offset: pos,
+                            max_depth: self.max_depth,
+                        });
+                    }
+                    stack.push(if input[pos] == b'l' {
+                        Frame::List {
+                            start: pos,
+                            items: Vec::new(),
+                        }
+                    } else {
+                        Frame::Dict {
+                            start: pos,
+                            entries: Vec::new(),
+                            pending: None,
+                            sorted: true,
+                        }
+                    });
+                    pos += 1;
+                    continue;
+                }
+                Some(b'e') if can_close(stack.last()) => {
+                    pos += 1;
+                    match stack.pop() {
+                        Some(Frame::List { start, items }) => {
+                            Value::List(List::from_decoded(items, &input[start..pos]))
+                        }
+                        Some(Frame::Dict {
+                            start,
+                            entries,
+                            sorted,
+                            ..
+                        }) => {
+                            if !sorted {
+                                check_unique(input, &entries)?;
+                            }
+                            Value::Dict(Dict::from_decoded(entries, &input[start..pos], sorted))
+                        }
+                        None => unreachable!("can_close checked a frame is open"),
+                    }
+                }
+                Some(&found) => {
+                    return Err(Error::InvalidByte {
+                        offset: pos,
+                        found,
+                        expected: "'i', 'l', 'd' or a digit",
+                    });
+                }
+                None => {
+                    return Err(Error::UnexpectedEof {
+                        offset: pos,
+                        expected: if stack.is_empty() {
+                            "a value"
+                        } else {
+                            "a value or 'e'"
+                        },
+                    });
+                }
+            };
+
+            match stack.last_mut() {
+                None => return Ok((value, pos)),
+                Some(Frame::List { items, .. }) => items.push(value),
+                Some(Frame::Dict {
+                    entries, pending, ..
+                }) => {
+                    let key = pending.take().expect("a dictionary value follows its key");
+                    entries.push((key, value));
+                }
+            }
+        }
+    }
+}
+
+/// An `e` closes a list, or a dictionary that is not waiting for a value.
+fn can_close(top: Option<&Frame<'_>>) -> bool {
+    matches!(
+        top,
+        Some(Frame::List { .. }) | Some(Frame::Dict { pending: None, .. })
+    )
+}
+
+/// Rejects duplicate keys in a dictionary whose keys were not in order, in n·log n.
+fn check_unique(input: &[u8], entries: &[(&[u8], Value<'_>)]) -> Result<()> {
+    let mut keys: Vec<&[u8]> = entries.iter().map(|(k, _)| *k).collect();
+    keys.sort_unstable();
+    for pair in keys.windows(2) {
+        if pair[0] == pair[1] {
+            // Report the later of the occurrences, at its length prefix.
+            let later = entries
+                .iter()
+                .filter(|(k, _)| *k == pair[0])
+                .map(|(k, _)| k.as_ptr() as usize - input.as_ptr() as usize)
+                .max()
+                .unwrap_or(0);
+            let prefix = decimal_digits(pair[0].len()) + 1;
+            return Err(Error::DuplicateKey {
+                offset: later - prefix,
+            });
+        }
+    }
+    Ok(())
+}
+
+fn decimal_digits(mut n: usize) -> usize {
+    let mut digits = 1;
+    while n >= 10 {
+        n /= 10;
+        digits += 1;
+    }
+    digits
+}
+
+/// Parses `i<digits>e` starting at the `i`.
+fn parse_int(input: &[u8], start: usize) -> Result<(i64, usize)> {
+    let mut pos = start + 1;
+    let negative = input.get(pos) == Some(&b'-');
+    if negative {
+        pos += 1;
+    }
+    let first = pos;
+    let mut value: i64 = 0;
+    while let Some(&b) = input.get(pos) {
+        if !b.is_ascii_digit() {
+            break;
+        }
+        let digit = i64::from(b - b'0');
+        value = value
+            .checked_mul(10)
+            .and_then(|v| {
+                if negative {
+                    v.checked_sub(digit)
+                } else {
+                    v.checked_add(digit)
+                }
+            })
+            .ok_or(Error::NumberOverflow { offset: first })?;
+        pos += 1;
+    }
+    if pos == first {
+        return Err(match input.get(pos) {
+            None => Error::UnexpectedEof {
+                offset: pos,
+                expected: "a digit",
+            },
+            Some(b'e') => Error::EmptyInteger { offset: pos },
+            Some(&found) => Error::InvalidByte {
+                offset: pos,
+                found,
+                expected: "a digit",
+            },
+        });
+    }
+    if input[first] == b'0' {
+        if pos - first > 1 {
+            return Err(Error::LeadingZero { offset: first });
+        }
+        if negative {
+            return Err(Error::NegativeZero { offset: first - 1 });
+        }
+    }
+    match input.get(pos) {
+        Some(b'e') => Ok((value, pos + 1)),
+        Some(&found) => Err(Error::InvalidByte {
+            offset: pos,
+            found,
+            expected: "a digit or 'e'",
+        }),
+        None => Err(Error::UnexpectedEof {
+            offset: pos,
+            expected: "a digit or 'e'",
+        }),
+    }
+}
+
+/// Parses `<length>:<bytes>` starting at the first digit; the bytes are borrowed.
+fn parse_bytes(input: &[u8], start: usize) -> Result<(&[u8], usize)> {
+    let mut pos = start;
+    let mut length: u64 = 0;
+    while let Some(&b) = input.get(pos) {
+        if !b.is_ascii_digit() {
+            break;
+        }
+        length = length
+            .checked_mul(10)
+            .and_then(|v| v.checked_add(u64::from(b - b'0')))
+            .ok_or(Error::NumberOverflow { offset: start })?;
+        pos += 1;
+    }
+    if input[start] == b'0' && pos - start > 1 {
+        return Err(Error::LeadingZero { offset: start });
+    }
+    match input.get(pos) {
+        Some(b':') => {}
+        Some(&found) => {
+            return Err(Error::InvalidByte {
+                offset: pos,
+                found,
+                expected: "a digit or ':'",
+            });
+        }
+        None => {
+            return Err(Error::UnexpectedEof {
+                offset: pos,
+                expected: "a digit or ':'",
+            });
+        }
+    }
+    pos += 1;
+    let remaining = input.len() - pos;
+    if length > remaining as u64 {
+        return Err(Error::StringTooLong {
+            offset: start,
+            length,
+            remaining,
+        });
+    }
+    let end = pos + length as usize;
+    Ok((&input[pos..end], end))
+}

@@ -1,0 +1,32 @@
+//! Zero-copy bencode (BEP 3) decoding with byte offsets in every error, and canonical encoding.
+//!
+//! - [`decode`] reads exactly one value in strict BEP 3 form; [`Decoder`] adds a lenient
+//!   mode for real-world .torrent files, a nesting limit, and [`Decoder::decode_prefix`].
+//! - [`Value`] borrows byte strings from the input and keeps the raw bytes of every list
+//!   and dictionary ([`Value::raw`]): an info-hash is the hash of `info` exactly as received.
+//! - [`encode`] / [`encode_into`] write canonical bencode (keys sorted).
+//!
+//! The decoder is iterative, so no input can overflow the stack; it never allocates by a
+//! length prefix, only by what it has actually read; every step is linear in the input.
+//! This crate does no IO.
+//!
+//! ```
+//! use shoal_bencode::{decode, encode};
+//!
+//! let input = b"d4:infod6:lengthi3e4:name1:xee";
+//! let value = decode(input).unwrap();
+//! let info = value.as_dict().unwrap().get(b"info").unwrap();
+//! assert_eq!(&*info.raw(), b"d6:lengthi3e4:name1:xe");
+//! assert_eq!(encode(&value), input);
+//! ```
+#![deny(missing_docs, missing_debug_implementations)]
+
+mod decode;
+mod encode;
+mod error;
+mod value;
+
+pub use decode::{DEFAULT_MAX_DEPTH, Decoder, HARD_MAX_DEPTH, decode};
+pub use encode::{encode, encode_into, encoded_len};
+pub use error::{Error, Result};
+pub use value::{Dict, List, Value};

@@ -1,0 +1,2 @@
+//! Adaptive, protocol-agnostic connection pool policy (sans-IO).
+#![deny(missing_docs, missing_debug_implementations)]
