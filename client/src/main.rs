@@ -1,5 +1,50 @@
-//! The `shoal` command line.
-fn main() {
-    eprintln!("shoal: no commands yet");
-    std::process::exit(2);
+//! The `shoal` command line: a thin layer over the shoal crates and engine.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cmd;
+
+/// shoal — a BitTorrent toolkit and client.
+#[derive(Debug, Parser)]
+#[command(name = "shoal", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Show what a .torrent file or magnet link describes.
+    Info(cmd::info::Args),
+    /// Create a .torrent from a file or folder.
+    Create(cmd::create::Args),
+    /// Run an HTTP and/or UDP tracker.
+    Tracker(cmd::tracker::Args),
+    /// Download a torrent or magnet link.
+    Download(cmd::download::Args),
+    /// Seed a torrent from data already on disk.
+    Seed(cmd::seed::Args),
+    /// Run a tracker, a seeder and four leechers on loopback, and verify every byte.
+    Demo(cmd::demo::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Info(args) => cmd::info::run(args),
+        Command::Create(args) => cmd::create::run(args),
+        Command::Tracker(args) => cmd::tracker::run(args),
+        Command::Download(args) => cmd::download::run(args),
+        Command::Seed(args) => cmd::seed::run(args),
+        Command::Demo(args) => cmd::demo::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("shoal: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
 }
