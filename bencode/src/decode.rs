@@ -83,7 +83,8 @@ impl Decoder {
     }
 
     /// Lenient mode accepts dictionary keys in any order (as many real .torrent files
-    /// need). Duplicate keys are still rejected, and integers and lengths are still strict.
+    /// need) and, in [`Decoder::decode`], ASCII whitespace after the value (a final
+    /// newline). Duplicate keys are still rejected, and integers and lengths are still strict.
     pub const fn lenient(mut self, lenient: bool) -> Self {
         self.lenient = lenient;
         self
@@ -103,7 +104,11 @@ impl Decoder {
     pub fn decode<'a>(&self, input: &'a [u8]) -> Result<Value<'a>> {
         let (value, end) = self.parse(input, 0)?;
         if end != input.len() {
-            return Err(Error::TrailingBytes { offset: end });
+            // Lenient mode tolerates trailing whitespace (files saved with a final newline).
+            let trailer_is_space = input[end..].iter().all(u8::is_ascii_whitespace);
+            if !(self.lenient && trailer_is_space) {
+                return Err(Error::TrailingBytes { offset: end });
+            }
         }
         Ok(value)
     }
@@ -222,10 +227,10 @@ impl Decoder {
                 None => {
                     return Err(Error::UnexpectedEof {
                         offset: pos,
-                        expected: if stack.is_empty() {
-                            "a value"
-                        } else {
-                            "a value or 'e'"
+                        expected: match stack.last() {
+                            None => "a value",
+                            Some(Frame::Dict { .. }) => "a dictionary value",
+                            Some(Frame::List { .. }) => "a value or 'e'",
                         },
                     });
                 }
