@@ -1,0 +1,709 @@
+//! The in-memory swarm store: peers per info-hash, sharded behind mutexes so that UDP
+//! workers and HTTP handlers announce concurrently without a global lock.
+
+use std::collections::HashMap;
+use std::collections::hash_map::{Entry, RandomState};
+use std::net::{IpAddr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+/// Number of shards; a power of two. Enough that workers rarely wait on each other.
+const SHARDS: usize = 128;
+
+/// Limits and timings of a [`SwarmStore`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SwarmLimits {
+    /// A peer that has not announced for this long is dropped.
+    pub peer_timeout: Duration,
+    /// At most this many swarms (info-hashes) are tracked; announces for new info-hashes
+    /// beyond it are answered but not stored.
+    pub max_swarms: usize,
+    /// At most this many peers per swarm and address family; further new peers are
+    /// answered but not stored.
+    pub max_peers_per_swarm: usize,
+    /// Peers handed out when the client does not say how many it wants.
+    pub default_numwant: usize,
+    /// Never more peers than this in one reply, whatever the client asks.
+    pub max_numwant: usize,
+}
+
+impl Default for SwarmLimits {
+    fn default() -> Self {
+        Self {
+            peer_timeout: Duration::from_secs(3 * 1800),
+            max_swarms: 1_000_000,
+            max_peers_per_swarm: 100_000,
+            default_numwant: 50,
+            max_numwant: 200,
+        }
+    }
+}
+
+/// What happened to the peer, as the announce says (BEP 3 `event`, BEP 15 `event`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PeerEvent {
+    /// A regular announce.
+    #[default]
+    None,
+    /// The peer has just started.
+    Started,
+    /// The peer has just completed the download.
+    Completed,
+    /// The peer is leaving the swarm.
+    Stopped,
+}
+
+/// One announce, as the store needs it (already parsed and validated by the server).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Announce {
+    /// The 20-byte info-hash (v1, or truncated v2).
+    pub info_hash: [u8; 20],
+    /// The announcing peer's id.
+    pub peer_id: [u8; 20],
+    /// The address other peers should dial: the source IP of the request and the port
+    /// the peer announced.
+    pub addr: SocketAddr,
+    /// Bytes the peer still needs; 0 means it is a seeder.
+    pub left: u64,
+    /// The announce event.
+    pub event: PeerEvent,
+    /// How many peers the client wants; `None` means the default.
+    pub numwant: Option<usize>,
+}
+
+/// Swarm counts returned by an announce or a scrape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SwarmCounts {
+    /// Peers that have the whole torrent.
+    pub seeders: u32,
+    /// Peers still downloading.
+    pub leechers: u32,
+    /// Times a peer announced `completed` in this swarm.
+    pub downloaded: u32,
+}
+
+/// Peers to hand to an announcing client, in compact address form.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PeerSelection {
+    /// IPv4 peers.
+    pub v4: Vec<SocketAddrV4>,
+    /// IPv6 peers.
+    pub v6: Vec<SocketAddrV6>,
+}
+
+impl PeerSelection {
+    /// Empties both lists, keeping their memory.
+    pub fn clear(&mut self) {
+        self.v4.clear();
+        self.v6.clear();
+    }
+}
+
+/// Which address families an announce reply can carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplyFamilies {
+    /// Only peers of the requester's own family (UDP replies, BEP 15).
+    Own,
+    /// IPv4 and IPv6 peers (HTTP replies with `peers` and `peers6`, BEP 7).
+    Both,
+}
+
+/// A tiny xorshift generator for picking where in a swarm the handed-out peers start.
+/// Not cryptographic; it only spreads load across a swarm's peers.
+#[derive(Debug, Clone)]
+pub struct PeerRng(u64);
+
+impl PeerRng {
+    /// A generator seeded from the standard library's per-process random keys.
+    pub fn new() -> Self {
+        use std::hash::{BuildHasher, Hasher};
+        let mut h = RandomState::new().build_hasher();
+        h.write_u64(0x5eed);
+        Self(h.finish() | 1)
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        if n == 0 {
+            0
+        } else {
+            (self.next_u64() % n as u64) as usize
+        }
+    }
+}
+
+impl Default for PeerRng {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Peer<A> {
+    id: [u8; 20],
+    addr: A,
+    seeder: bool,
+    /// Seconds since the store's epoch after which the peer is dropped.
+    expires: u32,
+}
+
+/// Peers of one address family in one swarm: a dense vector (for O(numwant) random
+/// selection) plus an index by peer id (for O(1) update and removal).
+#[derive(Debug)]
+struct PeerList<A> {
+    peers: Vec<Peer<A>>,
+    index: HashMap<[u8; 20], u32, RandomState>,
+    seeders: u32,
+}
+
+impl<A: Copy + PartialEq> PeerList<A> {
+    fn new(hasher: RandomState) -> Self {
+        Self {
+            peers: Vec::new(),
+            index: HashMap::with_hasher(hasher),
+            seeders: 0,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.peers.len()
+    }
+
+    fn remove_at(&mut self, i: usize) {
+        let gone = self.peers.swap_remove(i);
+        self.index.remove(&gone.id);
+        if gone.seeder {
+            self.seeders -= 1;
+        }
+        if let Some(moved) = self.peers.get(i) {
+            self.index.insert(moved.id, i as u32);
+        }
+    }
+
+    /// Inserts, updates or removes the peer; returns whether it counts as a new completion.
+    fn upsert(&mut self, a: &Announce, addr: A, expires: u32, max_peers: usize) -> bool {
+        let seeder = a.left == 0;
+        match self.index.get(&a.peer_id) {
+            Some(&i) => {
+                let i = i as usize;
+                if a.event == PeerEvent::Stopped {
+                    self.remove_at(i);
+                    return false;
+                }
+                let p = &mut self.peers[i];
+                let completed = !p.seeder && seeder;
+                if p.seeder != seeder {
+                    if seeder {
+                        self.seeders += 1;
+                    } else {
+                        self.seeders -= 1;
+                    }
+                }
+                p.seeder = seeder;
+                p.addr = addr;
+                p.expires = expires;
+                completed && a.event == PeerEvent::Completed
+            }
+            None => {
+                if a.event == PeerEvent::Stopped || self.peers.len() >= max_peers {
+                    return false;
+                }
+                self.index.insert(a.peer_id, self.peers.len() as u32);
+                self.peers.push(Peer {
+                    id: a.peer_id,
+                    addr,
+                    seeder,
+                    expires,
+                });
+                if seeder {
+                    self.seeders += 1;
+                }
+                a.event == PeerEvent::Completed
+            }
+        }
+    }
+
+    /// Appends up to `want` peers other than `me` (a seeder gets only leechers, since
+    /// it has nothing to gain from other seeders), starting at a random position.
+    fn select(
+        &self,
+        me: &[u8; 20],
+        me_seeder: bool,
+        want: usize,
+        rng: &mut PeerRng,
+        out: &mut Vec<A>,
+    ) {
+        let n = self.peers.len();
+        if want == 0 || n == 0 {
+            return;
+        }
+        if me_seeder && self.seeders as usize >= n {
+            return;
+        }
+        let start = rng.below(n);
+        let mut taken = 0;
+        let (tail, head) = self.peers.split_at(start);
+        for p in head.iter().chain(tail) {
+            if taken == want {
+                break;
+            }
+            if &p.id == me || (me_seeder && p.seeder) {
+                continue;
+            }
+            out.push(p.addr);
+            taken += 1;
+        }
+    }
+
+    fn expire(&mut self, now: u32) -> usize {
+        let before = self.peers.len();
+        let mut i = 0;
+        while i < self.peers.len() {
+            if self.peers[i].expires <= now {
+                self.remove_at(i);
+            } else {
+                i += 1;
+            }
+        }
+        before - self.peers.len()
+    }
+}
+
+#[derive(Debug)]
+struct Swarm {
+    v4: PeerList<SocketAddrV4>,
+    v6: PeerList<SocketAddrV6>,
+    downloaded: u32,
+}
+
+impl Swarm {
+    fn new(hasher: &RandomState) -> Self {
+        Self {
+            v4: PeerList::new(hasher.clone()),
+            v6: PeerList::new(hasher.clone()),
+            downloaded: 0,
+        }
+    }
+
+    fn counts(&self) -> SwarmCounts {
+        let seeders = self.v4.seeders + self.v6.seeders;
+        let total = (self.v4.len() + self.v6.len()) as u32;
+        SwarmCounts {
+            seeders,
+            leechers: total - seeders,
+            downloaded: self.downloaded,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.v4.len() == 0 && self.v6.len() == 0
+    }
+}
+
+#[derive(Debug)]
+struct Shard {
+    swarms: HashMap<[u8; 20], Swarm, RandomState>,
+    peers: usize,
+}
+
+/// Totals over the whole store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StoreTotals {
+    /// Swarms (info-hashes with at least one peer, or a completed count).
+    pub swarms: usize,
+    /// Peers over all swarms.
+    pub peers: usize,
+    /// Seeders over all swarms.
+    pub seeders: usize,
+}
+
+/// Swarms in memory, keyed by 20-byte info-hash, sharded for concurrent access.
+///
+/// Time is passed in as an [`Instant`] so tests can drive expiry without sleeping.
+#[derive(Debug)]
+pub struct SwarmStore {
+    shards: Box<[Mutex<Shard>]>,
+    hasher: RandomState,
+    epoch: Instant,
+    limits: SwarmLimits,
+    swarm_count: std::sync::atomic::AtomicUsize,
+}
+
+impl SwarmStore {
+    /// An empty store; `epoch` is the instant that expiry times are counted from.
+    pub fn new(limits: SwarmLimits, epoch: Instant) -> Self {
+        let hasher = RandomState::new();
+        let shards = (0..SHARDS)
+            .map(|_| {
+                Mutex::new(Shard {
+                    swarms: HashMap::with_hasher(hasher.clone()),
+                    peers: 0,
+                })
+            })
+            .collect();
+        Self {
+            shards,
+            hasher,
+            epoch,
+            limits,
+            swarm_count: Default::default(),
+        }
+    }
+
+    /// The limits this store enforces.
+    pub fn limits(&self) -> &SwarmLimits {
+        &self.limits
+    }
+
+    fn secs(&self, now: Instant) -> u32 {
+        now.saturating_duration_since(self.epoch)
+            .as_secs()
+            .min(u64::from(u32::MAX / 2)) as u32
+    }
+
+    fn shard(&self, info_hash: &[u8; 20]) -> MutexGuard<'_, Shard> {
+        // Info-hashes are hashes already; the last byte picks the shard (the first bytes
+        // feed the map's own keyed hash).
+        let i = info_hash[19] as usize % SHARDS;
+        self.shards[i]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Records an announce and fills `out` with peers for the reply.
+    /// Returns the swarm's counts after the announce.
+    pub fn announce(
+        &self,
+        a: &Announce,
+        now: Instant,
+        families: ReplyFamilies,
+        rng: &mut PeerRng,
+        out: &mut PeerSelection,
+    ) -> SwarmCounts {
+        out.clear();
+        let expires = self
+            .secs(now)
+            .saturating_add(self.limits.peer_timeout.as_secs().max(1) as u32);
+        let want = a
+            .numwant
+            .unwrap_or(self.limits.default_numwant)
+            .min(self.limits.max_numwant);
+        let addr = canonical(a.addr);
+        let seeder = a.left == 0;
+        let mut shard = self.shard(&a.info_hash);
+        let shard = &mut *shard;
+        let swarm = match shard.swarms.entry(a.info_hash) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => {
+                let full = self.swarm_count.load(std::sync::atomic::Ordering::Relaxed)
+                    >= self.limits.max_swarms;
+                if full || a.event == PeerEvent::Stopped {
+                    return SwarmCounts::default();
+                }
+                self.swarm_count
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                e.insert(Swarm::new(&self.hasher))
+            }
+        };
+        let before = swarm.v4.len() + swarm.v6.len();
+        let completed = match addr {
+            SocketAddr::V4(v4) => swarm
+                .v4
+                .upsert(a, v4, expires, self.limits.max_peers_per_swarm),
+            SocketAddr::V6(v6) => swarm
+                .v6
+                .upsert(a, v6, expires, self.limits.max_peers_per_swarm),
+        };
+        if completed {
+            swarm.downloaded = swarm.downloaded.saturating_add(1);
+        }
+        let after = swarm.v4.len() + swarm.v6.len();
+        let counts = swarm.counts();
+        if a.event != PeerEvent::Stopped {
+            match (addr, families) {
+                (SocketAddr::V4(_), ReplyFamilies::Own) => {
+                    swarm.v4.select(&a.peer_id, seeder, want, rng, &mut out.v4)
+                }
+                (SocketAddr::V6(_), ReplyFamilies::Own) => {
+                    swarm.v6.select(&a.peer_id, seeder, want, rng, &mut out.v6)
+                }
+                (_, ReplyFamilies::Both) => {
+                    swarm.v4.select(&a.peer_id, seeder, want, rng, &mut out.v4);
+                    let rest = want - out.v4.len();
+                    swarm.v6.select(&a.peer_id, seeder, rest, rng, &mut out.v6);
+                }
+            }
+        }
+        shard.peers = shard.peers + after - before;
+        counts
+    }
+
+    /// Counts for one info-hash; zeros for an unknown one.
+    pub fn scrape(&self, info_hash: &[u8; 20]) -> SwarmCounts {
+        self.shard(info_hash)
+            .swarms
+            .get(info_hash)
+            .map(Swarm::counts)
+            .unwrap_or_default()
+    }
+
+    /// Drops peers whose last announce is older than the peer timeout, and swarms left
+    /// empty. Returns how many peers were dropped.
+    pub fn expire(&self, now: Instant) -> usize {
+        let now = self.secs(now);
+        let mut dropped = 0;
+        for shard in self.shards.iter() {
+            let mut shard = shard.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut gone = 0;
+            let mut emptied = 0;
+            shard.swarms.retain(|_, s| {
+                gone += s.v4.expire(now) + s.v6.expire(now);
+                let keep = !s.is_empty();
+                if !keep {
+                    emptied += 1;
+                }
+                keep
+            });
+            shard.peers -= gone;
+            dropped += gone;
+            self.swarm_count
+                .fetch_sub(emptied, std::sync::atomic::Ordering::Relaxed);
+        }
+        dropped
+    }
+
+    /// Totals over all swarms (takes each shard's lock briefly).
+    pub fn totals(&self) -> StoreTotals {
+        let mut t = StoreTotals::default();
+        for shard in self.shards.iter() {
+            let shard = shard.lock().unwrap_or_else(PoisonError::into_inner);
+            t.swarms += shard.swarms.len();
+            t.peers += shard.peers;
+            t.seeders += shard
+                .swarms
+                .values()
+                .map(|s| (s.v4.seeders + s.v6.seeders) as usize)
+                .sum::<usize>();
+        }
+        t
+    }
+}
+
+/// An IPv4-mapped IPv6 address (from a dual-stack socket) is stored as the IPv4 address
+/// it is, so IPv4 peers find each other whichever socket they came in on.
+pub(crate) fn canonical(addr: SocketAddr) -> SocketAddr {
+    match addr {
+        SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
+            Some(v4) => SocketAddr::new(IpAddr::V4(v4), v6.port()),
+            None => SocketAddr::V6(SocketAddrV6::new(*v6.ip(), v6.port(), 0, 0)),
+        },
+        v4 => v4,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ann(hash: u8, peer: u8, port: u16, left: u64, event: PeerEvent) -> Announce {
+        Announce {
+            info_hash: [hash; 20],
+            peer_id: [peer; 20],
+            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            left,
+            event,
+            numwant: None,
+        }
+    }
+
+    fn store() -> (SwarmStore, Instant) {
+        let t0 = Instant::now();
+        let limits = SwarmLimits {
+            peer_timeout: Duration::from_secs(90),
+            ..Default::default()
+        };
+        (SwarmStore::new(limits, t0), t0)
+    }
+
+    #[test]
+    fn counts_seeders_and_leechers_and_hands_out_others() {
+        let (s, t0) = store();
+        let mut rng = PeerRng::new();
+        let mut out = PeerSelection::default();
+        let c = s.announce(
+            &ann(1, 1, 1001, 0, PeerEvent::Started),
+            t0,
+            ReplyFamilies::Own,
+            &mut rng,
+            &mut out,
+        );
+        assert_eq!((c.seeders, c.leechers), (1, 0));
+        assert!(out.v4.is_empty(), "a lone seeder gets no peers");
+        let c = s.announce(
+            &ann(1, 2, 1002, 10, PeerEvent::Started),
+            t0,
+            ReplyFamilies::Own,
+            &mut rng,
+            &mut out,
+        );
+        assert_eq!((c.seeders, c.leechers), (1, 1));
+        assert_eq!(out.v4, vec!["127.0.0.1:1001".parse().unwrap()]);
+        // The leecher completes: two seeders, one completion.
+        let c = s.announce(
+            &ann(1, 2, 1002, 0, PeerEvent::Completed),
+            t0,
+            ReplyFamilies::Own,
+            &mut rng,
+            &mut out,
+        );
+        assert_eq!(
+            c,
+            SwarmCounts {
+                seeders: 2,
+                leechers: 0,
+                downloaded: 1
+            }
+        );
+        assert!(out.v4.is_empty(), "a seeder is not given other seeders");
+        let c = s.announce(
+            &ann(1, 1, 1001, 0, PeerEvent::Stopped),
+            t0,
+            ReplyFamilies::Own,
+            &mut rng,
+            &mut out,
+        );
+        assert_eq!((c.seeders, c.leechers), (1, 0));
+        assert_eq!(
+            s.scrape(&[1; 20]),
+            SwarmCounts {
+                seeders: 1,
+                leechers: 0,
+                downloaded: 1
+            }
+        );
+        assert_eq!(s.scrape(&[9; 20]), SwarmCounts::default());
+        assert_eq!(
+            s.totals(),
+            StoreTotals {
+                swarms: 1,
+                peers: 1,
+                seeders: 1
+            }
+        );
+    }
+
+    #[test]
+    fn numwant_is_respected_and_capped() {
+        let (s, t0) = store();
+        let mut rng = PeerRng::new();
+        let mut out = PeerSelection::default();
+        for p in 0..100u8 {
+            s.announce(
+                &ann(3, p, 2000 + u16::from(p), 5, PeerEvent::None),
+                t0,
+                ReplyFamilies::Own,
+                &mut rng,
+                &mut out,
+            );
+        }
+        let mut a = ann(3, 200, 3000, 5, PeerEvent::None);
+        a.numwant = Some(7);
+        s.announce(&a, t0, ReplyFamilies::Own, &mut rng, &mut out);
+        assert_eq!(out.v4.len(), 7);
+        a.numwant = Some(100_000);
+        s.announce(&a, t0, ReplyFamilies::Own, &mut rng, &mut out);
+        assert_eq!(out.v4.len(), 100, "all others, never itself");
+        assert!(!out.v4.contains(&"127.0.0.1:3000".parse().unwrap()));
+        a.numwant = Some(0);
+        s.announce(&a, t0, ReplyFamilies::Own, &mut rng, &mut out);
+        assert!(out.v4.is_empty());
+    }
+
+    #[test]
+    fn peers_expire_after_the_timeout() {
+        let (s, t0) = store();
+        let mut rng = PeerRng::new();
+        let mut out = PeerSelection::default();
+        s.announce(
+            &ann(4, 1, 1, 5, PeerEvent::None),
+            t0,
+            ReplyFamilies::Own,
+            &mut rng,
+            &mut out,
+        );
+        s.announce(
+            &ann(4, 2, 2, 5, PeerEvent::None),
+            t0 + Duration::from_secs(60),
+            ReplyFamilies::Own,
+            &mut rng,
+            &mut out,
+        );
+        assert_eq!(s.expire(t0 + Duration::from_secs(89)), 0);
+        assert_eq!(s.expire(t0 + Duration::from_secs(91)), 1);
+        assert_eq!(s.scrape(&[4; 20]).leechers, 1);
+        assert_eq!(s.expire(t0 + Duration::from_secs(200)), 1);
+        assert_eq!(s.totals(), StoreTotals::default());
+    }
+
+    #[test]
+    fn limits_on_swarms_and_peers() {
+        let t0 = Instant::now();
+        let limits = SwarmLimits {
+            max_swarms: 2,
+            max_peers_per_swarm: 3,
+            ..Default::default()
+        };
+        let s = SwarmStore::new(limits, t0);
+        let mut rng = PeerRng::new();
+        let mut out = PeerSelection::default();
+        for h in 0..5u8 {
+            s.announce(
+                &ann(h, 1, 1, 5, PeerEvent::None),
+                t0,
+                ReplyFamilies::Own,
+                &mut rng,
+                &mut out,
+            );
+        }
+        assert_eq!(s.totals().swarms, 2);
+        for p in 0..10u8 {
+            s.announce(
+                &ann(0, p, 1, 5, PeerEvent::None),
+                t0,
+                ReplyFamilies::Own,
+                &mut rng,
+                &mut out,
+            );
+        }
+        assert_eq!(s.scrape(&[0; 20]).leechers, 3);
+    }
+
+    #[test]
+    fn ipv6_and_mapped_addresses() {
+        let (s, t0) = store();
+        let mut rng = PeerRng::new();
+        let mut out = PeerSelection::default();
+        let mut a = ann(5, 1, 0, 5, PeerEvent::None);
+        a.addr = "[::1]:6881".parse().unwrap();
+        s.announce(&a, t0, ReplyFamilies::Own, &mut rng, &mut out);
+        let mut b = ann(5, 2, 0, 5, PeerEvent::None);
+        b.addr = "[::ffff:127.0.0.2]:6882".parse().unwrap();
+        s.announce(&b, t0, ReplyFamilies::Own, &mut rng, &mut out);
+        assert!(out.v4.is_empty() && out.v6.is_empty(), "own family only");
+        s.announce(&b, t0, ReplyFamilies::Both, &mut rng, &mut out);
+        assert_eq!(out.v6, vec!["[::1]:6881".parse().unwrap()]);
+        let mut c = ann(5, 3, 6883, 5, PeerEvent::None);
+        c.numwant = Some(10);
+        s.announce(&c, t0, ReplyFamilies::Own, &mut rng, &mut out);
+        assert_eq!(out.v4, vec!["127.0.0.2:6882".parse().unwrap()]);
+        assert_eq!(s.scrape(&[5; 20]).leechers, 3);
+    }
+}
