@@ -1,0 +1,808 @@
+//! Reading a .torrent or an info dictionary into a [`Metainfo`].
+
+use std::collections::{BTreeMap, HashSet};
+
+use bencode::{Decoder, Dict, Value};
+use sha1::{Digest, Sha1};
+use sha2::Sha256;
+
+use crate::error::{Error, Result};
+use crate::id::{InfoHash, to_hex};
+use crate::merkle;
+use crate::metainfo::{FileEntry, Metainfo, TorrentVersion};
+use crate::path::{make_unique, sanitize_component, sanitize_path};
+
+/// Nesting limit for untrusted .torrent input (libtorrent uses 100 as well).
+const MAX_DEPTH: usize = 100;
+
+/// The largest number of pieces accepted (libtorrent's limit: 2^21).
+pub const MAX_PIECES: u64 = 1 << 21;
+
+/// The largest file accepted: just under 16 TiB (libtorrent's limit).
+pub const MAX_FILE_LENGTH: u64 = (1 << 44) - 16385;
+
+/// The largest piece length accepted: 512 MiB.
+pub const MAX_PIECE_LENGTH: u64 = 512 * 1024 * 1024;
+
+/// How many files a torrent may list.
+pub const MAX_FILES: usize = 1_000_000;
+
+const TOP_KEYS: &[&[u8]] = &[
+    b"announce",
+    b"announce-list",
+    b"comment",
+    b"comment.utf-8",
+    b"created by",
+    b"created by.utf-8",
+    b"creation date",
+    b"info",
+    b"piece layers",
+    b"url-list",
+];
+
+const INFO_KEYS: &[&[u8]] = &[
+    b"file tree",
+    b"files",
+    b"length",
+    b"meta version",
+    b"name",
+    b"name.utf-8",
+    b"piece length",
+    b"pieces",
+    b"private",
+];
+
+fn decoder() -> Decoder {
+    Decoder::new().lenient(true).max_depth(MAX_DEPTH)
+}
+
+/// Parses a whole .torrent file.
+pub(crate) fn parse_torrent(bytes: &[u8]) -> Result<Metainfo> {
+    // libtorrent tolerates bytes after the top-level dictionary; so do we.
+    let (value, _rest) = decoder().decode_prefix(bytes)?;
+    let top = value.as_dict().ok_or(Error::NotADictionary {
+        what: "torrent file",
+        found: value.kind(),
+    })?;
+    let info = top.get(b"info").ok_or_else(|| Error::missing("info"))?;
+    let info_dict = info.as_dict().ok_or(Error::NotADictionary {
+        what: "info",
+        found: info.kind(),
+    })?;
+    let raw = info_dict.raw_span().unwrap_or_default();
+    let mut meta = parse_info_dict(raw, info_dict)?;
+    read_top_level(top, &mut meta)?;
+    Ok(meta)
+}
+
+/// Parses a bare info dictionary (from ut_metadata); the bytes must be exactly one dict.
+pub(crate) fn parse_info_bytes(info: &[u8]) -> Result<Metainfo> {
+    let value = decoder().decode(info)?;
+    let dict = value.as_dict().ok_or(Error::NotADictionary {
+        what: "info",
+        found: value.kind(),
+    })?;
+    parse_info_dict(info, dict)
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A byte string under `key`, preferring `key.utf-8` when it is a byte string.
+fn utf8_or_plain<'a>(dict: &Dict<'a>, key: &str) -> Option<&'a [u8]> {
+    let utf8 = format!("{key}.utf-8");
+    dict.get(utf8.as_bytes())
+        .and_then(Value::as_bytes)
+        .or_else(|| dict.get(key.as_bytes()).and_then(Value::as_bytes))
+}
+
+fn int_at(dict: &Dict<'_>, key: &[u8], name: &str) -> Result<Option<i64>> {
+    match dict.get(key) {
+        None => Ok(None),
+        Some(Value::Int(n)) => Ok(Some(*n)),
+        Some(other) => Err(Error::wrong_type(name, "integer", other)),
+    }
+}
+
+/// A non-negative length under `key`.
+fn length_at(dict: &Dict<'_>, name: &str) -> Result<u64> {
+    match dict.get(b"length") {
+        None => Err(Error::missing(name)),
+        Some(Value::Int(n)) if *n < 0 => Err(Error::invalid(name, format!("negative length {n}"))),
+        Some(Value::Int(n)) => {
+            let n = *n as u64;
+            if n > MAX_FILE_LENGTH {
+                Err(Error::invalid(
+                    name,
+                    format!("{n} bytes is more than the {MAX_FILE_LENGTH} allowed"),
+                ))
+            } else {
+                Ok(n)
+            }
+        }
+        Some(other) => Err(Error::wrong_type(name, "integer", other)),
+    }
+}
+
+/// The length of a file entry; a symlink (attribute `l`) may leave it out.
+fn symlink_length(dict: &Dict<'_>, attr: &[u8], name: &str) -> Result<u64> {
+    if attr.contains(&b'l') && dict.get(b"length").is_none() {
+        return Ok(0);
+    }
+    length_at(dict, name)
+}
+
+/// One file as listed by the v1 or v2 part, before paths are made unique.
+#[derive(Debug)]
+struct RawFile<'a> {
+    /// Raw components inside the torrent (without the name), for hybrid comparison.
+    raw_path: Vec<&'a [u8]>,
+    length: u64,
+    pad: bool,
+    executable: bool,
+    hidden: bool,
+    symlink: Option<Vec<String>>,
+    pieces_root: Option<[u8; 32]>,
+    mtime: Option<i64>,
+    /// Pad file without a `path`.
+    no_path: bool,
+}
+
+fn string_list<'a>(value: &Value<'a>, key: &str) -> Result<Vec<&'a [u8]>> {
+    let list = value
+        .as_list()
+        .ok_or_else(|| Error::wrong_type(key, "list", value))?;
+    list.iter()
+        .enumerate()
+        .map(|(i, v)| {
+            v.as_bytes().ok_or_else(|| {
+                Error::invalid(
+                    format!("{key}[{i}]"),
+                    format!("path element is a {} (possible exploit attempt)", v.kind()),
+                )
+            })
+        })
+        .collect()
+}
+
+fn attributes<'a>(dict: &Dict<'a>) -> &'a [u8] {
+    dict.get(b"attr")
+        .and_then(Value::as_bytes)
+        .unwrap_or_default()
+}
+
+fn symlink_target(dict: &Dict<'_>, attr: &[u8], key: &str) -> Result<Option<Vec<String>>> {
+    if !attr.contains(&b'l') {
+        return Ok(None);
+    }
+    match dict.get(b"symlink path") {
+        None => Ok(None),
+        Some(v) => {
+            let parts = string_list(v, &format!("{key}.symlink path"))?;
+            Ok(Some(sanitize_path(parts)))
+        }
+    }
+}
+
+fn v1_files<'a>(info: &Dict<'a>) -> Result<Option<Vec<RawFile<'a>>>> {
+    if let Some(files) = info.get(b"files") {
+        let list = files
+            .as_list()
+            .ok_or_else(|| Error::wrong_type("info.files", "list", files))?;
+        if list.is_empty() {
+            return Err(Error::invalid("info.files", "no files in torrent"));
+        }
+        if list.len() > MAX_FILES {
+            return Err(Error::invalid("info.files", "too many files"));
+        }
+        let mut out = Vec::with_capacity(list.len());
+        for (i, entry) in list.iter().enumerate() {
+            let key = format!("info.files[{i}]");
+            let dict = entry
+                .as_dict()
+                .ok_or_else(|| Error::wrong_type(&key, "dictionary", entry))?;
+            let attr = attributes(dict);
+            let pad = attr.contains(&b'p');
+            let mut length = symlink_length(dict, attr, &format!("{key}.length"))?;
+            let path_value = dict.get(b"path.utf-8").or_else(|| dict.get(b"path"));
+            let (raw_path, no_path) = match path_value {
+                Some(v) => (string_list(v, &format!("{key}.path"))?, false),
+                None if pad => (Vec::new(), true),
+                None => return Err(Error::missing(format!("{key}.path"))),
+            };
+            let symlink = symlink_target(dict, attr, &key)?;
+            if symlink.is_some() {
+                length = 0;
+            }
+            out.push(RawFile {
+                raw_path,
+                length,
+                pad,
+                executable: attr.contains(&b'x'),
+                hidden: attr.contains(&b'h'),
+                symlink,
+                pieces_root: None,
+                mtime: dict.get(b"mtime").and_then(Value::as_int),
+                no_path,
+            });
+        }
+        Ok(Some(out))
+    } else if info.get(b"length").is_some() {
+        let attr = attributes(info);
+        let mut length = symlink_length(info, attr, "info.length")?;
+        let symlink = symlink_target(info, attr, "info")?;
+        if symlink.is_some() {
+            length = 0;
+        }
+        Ok(Some(vec![RawFile {
+            raw_path: Vec::new(),
+            length,
+            pad: false,
+            executable: attr.contains(&b'x'),
+            hidden: attr.contains(&b'h'),
+            symlink,
+            pieces_root: None,
+            mtime: info.get(b"mtime").and_then(Value::as_int),
+            no_path: false,
+        }]))
+    } else {
+        Ok(None)
+    }
+}
+
+/// Walks a v2 `file tree`, depth first in key order.
+fn v2_files<'a>(tree: &Dict<'a>) -> Result<Vec<RawFile<'a>>> {
+    let mut out = Vec::new();
+    let mut stack: Vec<&[u8]> = Vec::new();
+    walk_tree(tree, &mut stack, &mut out)?;
+    Ok(out)
+}
+
+fn tree_key(stack: &[&[u8]]) -> String {
+    let parts: Vec<String> = stack.iter().map(|p| text(p)).collect();
+    format!("info.file tree/{}", parts.join("/"))
+}
+
+fn walk_tree<'a>(
+    dir: &Dict<'a>,
+    stack: &mut Vec<&'a [u8]>,
+    out: &mut Vec<RawFile<'a>>,
+) -> Result<()> {
+    if !dir.is_sorted() {
+        return Err(Error::invalid(
+            tree_key(stack),
+            "file tree keys are not in sorted order",
+        ));
+    }
+    for (name, node) in dir.iter() {
+        stack.push(name);
+        if name.is_empty() {
+            return Err(Error::invalid(tree_key(stack), "empty file name"));
+        }
+        let node = node
+            .as_dict()
+            .ok_or_else(|| Error::wrong_type(tree_key(stack), "dictionary", node))?;
+        if let Some(props) = node.get(b"") {
+            if node.len() != 1 {
+                return Err(Error::invalid(
+                    tree_key(stack),
+                    "a file entry may not also be a directory",
+                ));
+            }
+            let key = tree_key(stack);
+            let props = props
+                .as_dict()
+                .ok_or_else(|| Error::wrong_type(&key, "dictionary", props))?;
+            out.push(v2_file(props, stack, &key)?);
+            if out.len() > MAX_FILES {
+                return Err(Error::invalid("info.file tree", "too many files"));
+            }
+        } else if node.is_empty() {
+            return Err(Error::invalid(tree_key(stack), "empty directory"));
+        } else {
+            walk_tree(node, stack, out)?;
+        }
+        stack.pop();
+    }
+    Ok(())
+}
+
+fn v2_file<'a>(props: &Dict<'a>, stack: &[&'a [u8]], key: &str) -> Result<RawFile<'a>> {
+    let attr = attributes(props);
+    if attr.contains(&b'p') {
+        return Err(Error::invalid(
+            key,
+            "a file in the v2 file tree has the pad attribute",
+        ));
+    }
+    let mut length = symlink_length(props, attr, &format!("{key}.length"))?;
+    let symlink = symlink_target(props, attr, key)?;
+    if symlink.is_some() {
+        length = 0;
+    }
+    let pieces_root = match props.get(b"pieces root") {
+        Some(Value::Bytes(b)) if b.len() == 32 => {
+            let mut root = [0u8; 32];
+            root.copy_from_slice(b);
+            Some(root)
+        }
+        Some(Value::Bytes(b)) => {
+            return Err(Error::invalid(
+                format!("{key}.pieces root"),
+                format!("{} bytes, expected 32", b.len()),
+            ));
+        }
+        Some(other) => {
+            return Err(Error::wrong_type(
+                format!("{key}.pieces root"),
+                "byte string",
+                other,
+            ));
+        }
+        None => None,
+    };
+    let pieces_root = if length > 0 {
+        match pieces_root {
+            Some(root) if root != [0; 32] => Some(root),
+            Some(_) => {
+                return Err(Error::invalid(
+                    format!("{key}.pieces root"),
+                    "all zeros (a file with data needs a root hash)",
+                ));
+            }
+            None => return Err(Error::missing(format!("{key}.pieces root"))),
+        }
+    } else {
+        None
+    };
+    Ok(RawFile {
+        raw_path: stack.to_vec(),
+        length,
+        pad: false,
+        executable: attr.contains(&b'x'),
+        hidden: attr.contains(&b'h'),
+        symlink,
+        pieces_root,
+        mtime: props.get(b"mtime").and_then(Value::as_int),
+        no_path: false,
+    })
+}
+
+fn piece_count(space: u64, piece_length: u64) -> Result<u32> {
+    let n = space.div_ceil(piece_length);
+    if n > MAX_PIECES {
+        return Err(Error::invalid(
+            "info.piece length",
+            format!("{n} pieces is more than the {MAX_PIECES} allowed (too many pieces)"),
+        ));
+    }
+    Ok(n as u32)
+}
+
+/// Parses an info dictionary; `raw` is its exact bytes (hashed for the info-hash).
+pub(crate) fn parse_info_dict(raw: &[u8], info: &Dict<'_>) -> Result<Metainfo> {
+    let v2 = match int_at(info, b"meta version", "info.meta version")? {
+        None => false,
+        Some(2) => true,
+        Some(n) => {
+            return Err(Error::invalid(
+                "info.meta version",
+                format!("unsupported version {n}"),
+            ));
+        }
+    };
+    let has_pieces = info.get(b"pieces").is_some();
+    let version = match (v2, has_pieces) {
+        (false, _) => TorrentVersion::V1,
+        (true, false) => TorrentVersion::V2,
+        (true, true) => TorrentVersion::Hybrid,
+    };
+
+    let piece_length = match int_at(info, b"piece length", "info.piece length")? {
+        None => return Err(Error::missing("info.piece length")),
+        Some(n) if n <= 0 => {
+            return Err(Error::invalid(
+                "info.piece length",
+                format!("{n} is not positive"),
+            ));
+        }
+        Some(n) => n as u64,
+    };
+    if piece_length > MAX_PIECE_LENGTH {
+        return Err(Error::invalid(
+            "info.piece length",
+            format!("{piece_length} is more than {MAX_PIECE_LENGTH}"),
+        ));
+    }
+    if v2 && (!piece_length.is_power_of_two() || piece_length < merkle::BLOCK_SIZE) {
+        return Err(Error::invalid(
+            "info.piece length",
+            format!("{piece_length} is not a power of two of at least 16 KiB (required for v2)"),
+        ));
+    }
+
+    let raw_name = match utf8_or_plain(info, "name") {
+        Some(n) => n,
+        None => return Err(Error::missing("info.name")),
+    };
+
+    let v1_list = if version == TorrentVersion::V2 {
+        None
+    } else {
+        match v1_files(info)? {
+            Some(list) => Some(list),
+            None => return Err(Error::missing("info.length or info.files")),
+        }
+    };
+    let (v2_list, v2_single) = if v2 {
+        let tree = info
+            .get(b"file tree")
+            .ok_or_else(|| Error::missing("info.file tree"))?;
+        let tree = tree
+            .as_dict()
+            .ok_or_else(|| Error::wrong_type("info.file tree", "dictionary", tree))?;
+        let list = v2_files(tree)?;
+        if list.is_empty() {
+            return Err(Error::invalid("info.file tree", "no files in torrent"));
+        }
+        let single = tree.len() == 1 && list.len() == 1 && list[0].raw_path.len() == 1;
+        (Some(list), single)
+    } else {
+        (None, false)
+    };
+
+    let multi_file = match &v1_list {
+        Some(_) => info.get(b"files").is_some(),
+        None => !v2_single,
+    };
+
+    // Lay the files out in piece space.
+    let mut raw_files: Vec<RawFile<'_>> = match (v1_list, v2_list) {
+        (Some(v1), Some(v2)) => merge_hybrid(v1, v2, raw_name, multi_file, piece_length)?,
+        (Some(v1), None) => v1,
+        (None, Some(v2)) => pad_v2(v2, piece_length),
+        (None, None) => unreachable!("v1 or v2 files were read"),
+    };
+
+    let mut offset: u64 = 0;
+    let mut total: u64 = 0;
+    let mut offsets = Vec::with_capacity(raw_files.len());
+    for f in &raw_files {
+        offsets.push(offset);
+        offset = offset
+            .checked_add(f.length)
+            .filter(|o| *o <= i64::MAX as u64)
+            .ok_or_else(|| Error::invalid("info.files", "total length overflows"))?;
+        if !f.pad {
+            total += f.length;
+        }
+    }
+    let space = offset;
+    if space == 0 {
+        return Err(Error::invalid(
+            "info",
+            "total length is 0 (invalid length of torrent)",
+        ));
+    }
+    let num_pieces = piece_count(space, piece_length)?;
+
+    let pieces_v1 = if version == TorrentVersion::V2 {
+        Vec::new()
+    } else {
+        let pieces = info
+            .get(b"pieces")
+            .ok_or_else(|| Error::missing("info.pieces"))?;
+        let pieces = pieces
+            .as_bytes()
+            .ok_or_else(|| Error::wrong_type("info.pieces", "byte string", pieces))?;
+        if pieces.len() % 20 != 0 {
+            return Err(Error::invalid(
+                "info.pieces",
+                format!("{} bytes is not a multiple of 20", pieces.len()),
+            ));
+        }
+        if pieces.len() / 20 != num_pieces as usize {
+            return Err(Error::invalid(
+                "info.pieces",
+                format!(
+                    "{} piece hashes, expected {num_pieces} for {space} bytes in pieces of {piece_length}",
+                    pieces.len() / 20
+                ),
+            ));
+        }
+        pieces.to_vec()
+    };
+
+    let info_hash = match version {
+        TorrentVersion::V1 => InfoHash::V1(Sha1::digest(raw).into()),
+        TorrentVersion::V2 => InfoHash::V2(Sha256::digest(raw).into()),
+        TorrentVersion::Hybrid => InfoHash::Hybrid {
+            v1: Sha1::digest(raw).into(),
+            v2: Sha256::digest(raw).into(),
+        },
+    };
+
+    let name = sanitize_component(raw_name)
+        .filter(|n| n != "_" || !raw_name.is_empty())
+        .unwrap_or_else(|| to_hex(&info_hash.wire()));
+
+    // Final, safe and unique paths.
+    let mut paths: Vec<Vec<String>> = raw_files
+        .iter()
+        .map(|f| {
+            if !multi_file {
+                return vec![name.clone()];
+            }
+            let mut p = Vec::with_capacity(f.raw_path.len() + 1);
+            p.push(name.clone());
+            if f.no_path {
+                p.push(".pad".to_owned());
+                p.push(f.length.to_string());
+            } else {
+                p.extend(f.raw_path.iter().filter_map(|c| sanitize_component(c)));
+                if p.len() == 1 {
+                    p.push("_".to_owned());
+                }
+            }
+            p
+        })
+        .collect();
+    make_unique(&mut paths).map_err(|reason| Error::invalid("info.files", reason))?;
+
+    let files: Vec<FileEntry> = raw_files
+        .iter_mut()
+        .zip(paths)
+        .zip(offsets)
+        .map(|((f, path), offset)| FileEntry {
+            path,
+            length: f.length,
+            offset,
+            pad: f.pad,
+            executable: f.executable,
+            hidden: f.hidden,
+            symlink: f.symlink.take(),
+            pieces_root: f.pieces_root,
+            mtime: f.mtime,
+        })
+        .collect();
+
+    let private = matches!(info.get(b"private"), Some(Value::Int(1)));
+    let info_extra = info
+        .iter()
+        .filter(|(k, _)| !INFO_KEYS.contains(k))
+        .map(|(k, v)| (k.to_vec(), v.raw().into_owned()))
+        .collect();
+
+    Ok(Metainfo {
+        info_hash,
+        info_bytes: raw.to_vec(),
+        name,
+        piece_length,
+        files,
+        multi_file,
+        piece_space: space,
+        total_length: total,
+        num_pieces,
+        pieces_v1,
+        piece_layers: BTreeMap::new(),
+        trackers: Vec::new(),
+        web_seeds: Vec::new(),
+        private,
+        comment: None,
+        created_by: None,
+        creation_date: None,
+        extra: BTreeMap::new(),
+        info_extra,
+    })
+}
+
+/// Inserts the alignment padding a v2-only torrent implies between files.
+fn pad_v2(files: Vec<RawFile<'_>>, piece_length: u64) -> Vec<RawFile<'_>> {
+    let mut out = Vec::with_capacity(files.len());
+    let mut offset: u64 = 0;
+    for f in files {
+        if f.length > 0 && !offset.is_multiple_of(piece_length) {
+            let pad = piece_length - offset % piece_length;
+            out.push(RawFile {
+                raw_path: Vec::new(),
+                length: pad,
+                pad: true,
+                executable: false,
+                hidden: false,
+                symlink: None,
+                pieces_root: None,
+                mtime: None,
+                no_path: true,
+            });
+            offset += pad;
+        }
+        offset = offset.saturating_add(f.length);
+        out.push(f);
+    }
+    out
+}
+
+/// Checks that the v1 file list of a hybrid torrent matches its v2 file tree, and
+/// gives the v1 list (with its pad files) the v2 roots.
+fn merge_hybrid<'a>(
+    mut v1: Vec<RawFile<'a>>,
+    v2: Vec<RawFile<'a>>,
+    raw_name: &[u8],
+    multi_file: bool,
+    piece_length: u64,
+) -> Result<Vec<RawFile<'a>>> {
+    let mut v2_iter = v2.into_iter();
+    let mut offset: u64 = 0;
+    for (i, f) in v1.iter_mut().enumerate() {
+        if f.pad {
+            offset = offset.saturating_add(f.length);
+            continue;
+        }
+        let Some(other) = v2_iter.next() else {
+            return Err(Error::Inconsistent {
+                reason: format!("v1 file {i} has no v2 counterpart"),
+            });
+        };
+        let same_path = if multi_file {
+            f.raw_path == other.raw_path
+        } else {
+            other.raw_path.len() == 1 && other.raw_path[0] == raw_name
+        };
+        if !same_path {
+            return Err(Error::Inconsistent {
+                reason: format!(
+                    "v1 file {i} is {:?}, v2 has {:?}",
+                    f.raw_path.iter().map(|p| text(p)).collect::<Vec<_>>(),
+                    other.raw_path.iter().map(|p| text(p)).collect::<Vec<_>>()
+                ),
+            });
+        }
+        if f.length != other.length {
+            return Err(Error::Inconsistent {
+                reason: format!(
+                    "v1 file {i} has {} bytes, v2 has {}",
+                    f.length, other.length
+                ),
+            });
+        }
+        if f.length > 0 && !offset.is_multiple_of(piece_length) {
+            return Err(Error::Inconsistent {
+                reason: format!("v1 file {i} does not start on a piece boundary"),
+            });
+        }
+        f.pieces_root = other.pieces_root;
+        offset = offset.saturating_add(f.length);
+    }
+    if v2_iter.next().is_some() {
+        return Err(Error::Inconsistent {
+            reason: "the v2 file tree has more files than the v1 file list".into(),
+        });
+    }
+    Ok(v1)
+}
+
+fn trimmed_url(bytes: &[u8]) -> Option<String> {
+    let s = text(bytes);
+    let s = s.trim();
+    (!s.is_empty()).then(|| s.to_owned())
+}
+
+fn read_top_level(top: &Dict<'_>, meta: &mut Metainfo) -> Result<()> {
+    // Trackers (BEP 12): announce-list wins when usable, else announce.
+    let mut seen = HashSet::new();
+    let mut tiers: Vec<Vec<String>> = Vec::new();
+    if let Some(list) = top.get(b"announce-list").and_then(Value::as_list) {
+        for tier in list.iter() {
+            let Some(tier) = tier.as_list() else { continue };
+            let urls: Vec<String> = tier
+                .iter()
+                .filter_map(Value::as_bytes)
+                .filter_map(trimmed_url)
+                .filter(|u| seen.insert(u.clone()))
+                .collect();
+            if !urls.is_empty() {
+                tiers.push(urls);
+            }
+        }
+    }
+    if tiers.is_empty()
+        && let Some(url) = top
+            .get(b"announce")
+            .and_then(Value::as_bytes)
+            .and_then(trimmed_url)
+    {
+        tiers.push(vec![url]);
+    }
+    meta.trackers = tiers;
+
+    // Web seeds (BEP 19): a string or a list of strings; anything else is ignored.
+    let mut seeds = Vec::new();
+    match top.get(b"url-list") {
+        Some(Value::Bytes(b)) => seeds.extend(trimmed_url(b)),
+        Some(Value::List(l)) => {
+            for url in l.iter().filter_map(Value::as_bytes).filter_map(trimmed_url) {
+                if !seeds.contains(&url) {
+                    seeds.push(url);
+                }
+            }
+        }
+        _ => {}
+    }
+    meta.web_seeds = seeds;
+
+    meta.comment = utf8_or_plain(top, "comment").map(text);
+    meta.created_by = utf8_or_plain(top, "created by").map(text);
+    meta.creation_date = top.get(b"creation date").and_then(Value::as_int);
+    meta.extra = top
+        .iter()
+        .filter(|(k, _)| !TOP_KEYS.contains(k))
+        .map(|(k, v)| (k.to_vec(), v.raw().into_owned()))
+        .collect();
+
+    if meta.version() != TorrentVersion::V1
+        && let Some(layers) = top.get(b"piece layers")
+    {
+        let layers = layers
+            .as_dict()
+            .ok_or_else(|| Error::wrong_type("piece layers", "dictionary", layers))?;
+        read_piece_layers(layers, meta)?;
+    }
+    Ok(())
+}
+
+fn read_piece_layers(layers: &Dict<'_>, meta: &mut Metainfo) -> Result<()> {
+    for (root, value) in layers.iter() {
+        let root_hex = to_hex(root);
+        let bytes = value.as_bytes().ok_or_else(|| Error::PieceLayer {
+            file: root_hex.clone(),
+            reason: format!("layer is a {}, expected a byte string", value.kind()),
+        })?;
+        if root.len() != 32 {
+            return Err(Error::PieceLayer {
+                file: root_hex,
+                reason: format!(
+                    "key is {} bytes, expected a 32-byte pieces root",
+                    root.len()
+                ),
+            });
+        }
+        if bytes.len() % 32 != 0 {
+            return Err(Error::PieceLayer {
+                file: root_hex,
+                reason: format!("{} bytes is not a multiple of 32", bytes.len()),
+            });
+        }
+        let layer: Vec<[u8; 32]> = bytes
+            .chunks_exact(32)
+            .map(|c| {
+                let mut h = [0u8; 32];
+                h.copy_from_slice(c);
+                h
+            })
+            .collect();
+        let owners: Vec<usize> = meta
+            .files
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| f.pieces_root.as_ref().map(|r| &r[..]) == Some(root))
+            .map(|(i, _)| i)
+            .collect();
+        let Some(&first) = owners.first() else {
+            return Err(Error::PieceLayer {
+                file: root_hex,
+                reason: "no file has this pieces root".into(),
+            });
+        };
+        if meta.files[first].length <= meta.piece_length {
+            return Err(Error::PieceLayer {
+                file: meta.files[first].display_path(),
+                reason: "a file of one piece has no piece layer".into(),
+            });
+        }
+        for i in owners {
+            meta.set_piece_layer(i, layer.clone())?;
+        }
+    }
+    Ok(())
+}

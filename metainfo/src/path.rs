@@ -1,0 +1,192 @@
+//! Making file paths from a .torrent safe to join under a download folder.
+//!
+//! The rules follow what libtorrent 2.0 does on load, plus the Windows hazards:
+//! - separators (`/`, `\`) inside a component are removed; a component that was only
+//!   separators is dropped, so `["/foobar"]` becomes `["foobar"]`;
+//! - `.` and `..` components are dropped; an empty component becomes `_`;
+//!   a path left with no component becomes `["_"]`;
+//! - control characters and invalid UTF-8 become `_`; `:` of a drive prefix (`C:`) becomes
+//!   `_`; Windows reserved device names (`CON`, `nul.txt`, `COM1`...) get a `_` suffix;
+//! - components longer than 240 bytes are shortened, keeping the extension;
+//! - duplicate paths get `.1`, `.2`, ... before the extension (at most 100 tries).
+
+use std::collections::HashSet;
+
+/// Longest component kept, in bytes (file systems allow 255).
+const MAX_COMPONENT: usize = 240;
+
+/// How many renames are tried for one duplicate path before giving up.
+pub(crate) const MAX_DUPLICATE_TRIES: usize = 100;
+
+/// Makes one path component safe. `None` means the component is dropped (it was `.`,
+/// `..` or only separators).
+///
+/// ```
+/// use shoal_metainfo::sanitize_component;
+/// assert_eq!(sanitize_component(b"a/../b").as_deref(), Some("a..b"));
+/// assert_eq!(sanitize_component(b"..").as_deref(), None);
+/// assert_eq!(sanitize_component(b"").as_deref(), Some("_"));
+/// assert_eq!(sanitize_component(b"CON").as_deref(), Some("CON_"));
+/// assert_eq!(sanitize_component(b"C:").as_deref(), Some("C_"));
+/// ```
+pub fn sanitize_component(raw: &[u8]) -> Option<String> {
+    if raw.is_empty() {
+        return Some("_".to_owned());
+    }
+    let text = String::from_utf8_lossy(raw);
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '/' | '\\' => {}
+            '\u{FFFD}' => out.push('_'),
+            c if c.is_control() => out.push('_'),
+            c => out.push(c),
+        }
+    }
+    if out.is_empty() || out == "." || out == ".." {
+        return None;
+    }
+    // A drive prefix such as `C:` or `c:foo`.
+    let bytes = out.as_bytes();
+    if bytes.len() >= 2 && bytes[0].is_ascii_alphabetic() && bytes[1] == b':' {
+        out.replace_range(1..2, "_");
+    }
+    if is_windows_reserved(&out) {
+        let dot = out.find('.').unwrap_or(out.len());
+        out.insert(dot, '_');
+    }
+    if out.len() > MAX_COMPONENT {
+        out = shorten(&out);
+    }
+    Some(out)
+}
+
+fn is_windows_reserved(name: &str) -> bool {
+    let stem = name.split('.').next().unwrap_or(name).trim_end();
+    let upper = stem.to_ascii_uppercase();
+    matches!(upper.as_str(), "CON" | "PRN" | "AUX" | "NUL")
+        || ((upper.starts_with("COM") || upper.starts_with("LPT"))
+            && upper.len() == 4
+            && upper.as_bytes()[3].is_ascii_digit()
+            && upper.as_bytes()[3] != b'0')
+}
+
+/// Shortens a long component to at most `MAX_COMPONENT` bytes, keeping a short extension.
+fn shorten(name: &str) -> String {
+    let ext = match name.rfind('.') {
+        Some(i) if name.len() - i <= 16 && i > 0 => &name[i..],
+        _ => "",
+    };
+    let mut cut = MAX_COMPONENT - ext.len();
+    while !name.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}{ext}", &name[..cut])
+}
+
+/// Sanitises a list of raw components (see the module rules).
+pub(crate) fn sanitize_path<'a>(raw: impl IntoIterator<Item = &'a [u8]>) -> Vec<String> {
+    let mut out: Vec<String> = raw.into_iter().filter_map(sanitize_component).collect();
+    if out.is_empty() {
+        out.push("_".to_owned());
+    }
+    out
+}
+
+/// Renames `path` (in place) with `.N` before the extension of its last component.
+fn with_suffix(path: &[String], n: usize) -> Vec<String> {
+    let mut p = path.to_vec();
+    if let Some(last) = p.last_mut() {
+        *last = match last.rfind('.') {
+            Some(i) if i > 0 => format!("{}.{n}{}", &last[..i], &last[i..]),
+            _ => format!("{last}.{n}"),
+        };
+    }
+    p
+}
+
+/// Makes every path unique: a path equal to an earlier file's, or to a folder of an
+/// earlier file, gets a `.N` suffix. Pad files take part so they never collide either.
+/// Errors (with the path) when a path needs more than [`MAX_DUPLICATE_TRIES`] renames.
+pub(crate) fn make_unique(paths: &mut [Vec<String>]) -> Result<(), String> {
+    // Lowercase is not used: case-sensitive file systems are the norm for torrents, and
+    // libtorrent compares exactly too.
+    let mut files: HashSet<Vec<String>> = HashSet::with_capacity(paths.len());
+    let mut dirs: HashSet<Vec<String>> = HashSet::new();
+    for path in paths.iter() {
+        for i in 1..path.len() {
+            dirs.insert(path[..i].to_vec());
+        }
+    }
+    for path in paths.iter_mut() {
+        if !files.contains(path) && !dirs.contains(path) {
+            files.insert(path.clone());
+            continue;
+        }
+        let mut renamed = None;
+        for n in 1..=MAX_DUPLICATE_TRIES {
+            let candidate = with_suffix(path, n);
+            if !files.contains(&candidate) && !dirs.contains(&candidate) {
+                renamed = Some(candidate);
+                break;
+            }
+        }
+        match renamed {
+            Some(p) => {
+                files.insert(p.clone());
+                *path = p;
+            }
+            None => {
+                return Err(format!(
+                    "too many files named {:?} (more than {MAX_DUPLICATE_TRIES} duplicates)",
+                    path.join("/")
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn san(parts: &[&[u8]]) -> Vec<String> {
+        sanitize_path(parts.iter().copied())
+    }
+
+    #[test]
+    fn like_libtorrent() {
+        assert_eq!(san(&[b"/foobar"]), ["foobar"]);
+        assert_eq!(san(&[b"\\", b"\\", b"bar"]), ["bar"]);
+        assert_eq!(san(&[b"", b""]), ["_", "_"]);
+        assert_eq!(san(&[b"foo/../../../bar"]), ["foo......bar"]);
+        assert_eq!(san(&[b"."]), ["_"]);
+        assert_eq!(san(&[b"..", b"bar"]), ["bar"]);
+        assert_eq!(san(&[b"a\x00b"]), ["a_b"]);
+        assert_eq!(san(&[b"\xff.txt"]), ["_.txt"]);
+        assert_eq!(san(&[b"nul.txt", b"com1"]), ["nul_.txt", "com1_"]);
+        assert_eq!(san(&[b"com0", b"console"]), ["com0", "console"]);
+    }
+
+    #[test]
+    fn long_component_keeps_extension() {
+        let long = "a".repeat(300) + ".mkv";
+        let out = sanitize_component(long.as_bytes()).unwrap();
+        assert_eq!(out.len(), MAX_COMPONENT);
+        assert!(out.ends_with("a.mkv"));
+        let wide = "é".repeat(200);
+        assert!(sanitize_component(wide.as_bytes()).unwrap().len() <= MAX_COMPONENT);
+    }
+
+    #[test]
+    fn duplicates_get_suffixes() {
+        let p = |s: &str| s.split('/').map(String::from).collect::<Vec<_>>();
+        let mut paths = vec![p("t/foo/bar.txt"), p("t/foo/bar.txt"), p("t/foo"), p("t/x")];
+        make_unique(&mut paths).unwrap();
+        assert_eq!(paths[1], p("t/foo/bar.1.txt"));
+        assert_eq!(paths[2], p("t/foo.1"));
+        let mut many = vec![p("a/b"); MAX_DUPLICATE_TRIES + 2];
+        assert!(make_unique(&mut many).is_err());
+    }
+}
