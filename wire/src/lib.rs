@@ -59,7 +59,7 @@ pub use extended::{
     EXTENDED_HANDSHAKE_ID, ExtendedHandshake, METADATA_PIECE_LEN, Pex, PexFlags, UT_METADATA,
     UT_PEX, UtMetadata,
 };
-pub use fast::allowed_fast_set;
+pub use fast::{allowed_fast_set, allowed_fast_set_unmasked};
 pub use handshake::{HANDSHAKE_LEN, Handshake, HandshakeDecoder, PROTOCOL, Reserved};
 pub use message::{BlockRequest, HashRequest, Hashes, Message};
 pub use metainfo::{InfoHash, PeerId};
