@@ -24,6 +24,20 @@ pub struct FileStorageOptions {
     pub follow_symlinks: bool,
 }
 
+impl FileStorageOptions {
+    /// Set [`FileStorageOptions::max_open_files`].
+    pub fn with_max_open_files(mut self, n: usize) -> Self {
+        self.max_open_files = n;
+        self
+    }
+
+    /// Set [`FileStorageOptions::follow_symlinks`].
+    pub fn with_follow_symlinks(mut self, follow: bool) -> Self {
+        self.follow_symlinks = follow;
+        self
+    }
+}
+
 impl Default for FileStorageOptions {
     fn default() -> Self {
         FileStorageOptions {
