@@ -1,0 +1,440 @@
+//! `Session` (holds torrents, accepts peers) and `TorrentHandle` (drives one torrent).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use metainfo::{InfoHash, Magnet, Metainfo, PeerId};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot};
+use wire::Handshake;
+
+use crate::driver::{DriverCmd, Initial, apply_file_priorities};
+use crate::error::{Error, Result};
+use crate::ratelimit::SharedLimiter;
+use crate::rng::SmallRng;
+use crate::torrent::{State, Torrent};
+use crate::types::{AddTorrent, Event, Limits, SessionConfig, Source, Stats, TorrentState};
+
+/// What every torrent of a session shares.
+#[derive(Debug)]
+pub(crate) struct SessionShared {
+    pub config: SessionConfig,
+    pub peer_id: PeerId,
+    pub listen_addr: Option<SocketAddr>,
+    pub torrents: Mutex<HashMap<[u8; 20], Arc<Torrent>>>,
+    pub down_limit: SharedLimiter,
+    pub up_limit: SharedLimiter,
+    pub http: reqwest::Client,
+    pub epoch: Instant,
+}
+
+impl SessionShared {
+    /// The port peers can reach us on.
+    pub fn listen_port(&self) -> Option<u16> {
+        self.listen_addr.map(|a| a.port())
+    }
+}
+
+/// A BitTorrent session: holds torrents, listens for peers, shares rate limits.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), shoal::Error> {
+/// use shoal::{AddTorrent, Event, Session, SessionConfig, Source};
+///
+/// let session = Session::new(SessionConfig::default()).await?;
+/// let torrent = session
+///     .add(AddTorrent::new(Source::TorrentFile("file.torrent".into()), "downloads"))
+///     .await?;
+/// let mut events = torrent.events();
+/// while let Some(event) = events.next().await {
+///     if event == Event::Completed {
+///         println!("ready");
+///         break;
+///     }
+/// }
+/// session.shutdown().await;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Session {
+    shared: Arc<SessionShared>,
+    accept: Arc<tokio::task::JoinHandle<()>>,
+}
+
+impl Session {
+    /// Starts a session on the current tokio runtime: binds the listening socket if one is
+    /// configured.
+    pub async fn new(config: SessionConfig) -> Result<Session> {
+        let mut rng = SmallRng::from_entropy();
+        let mut random = [0u8; 12];
+        rng.fill(&mut random);
+        let listener =
+            match config.listen {
+                Some(addr) => Some(TcpListener::bind(addr).await.map_err(|e| {
+                    Error::Network(format!("cannot listen for peers on {addr}: {e}"))
+                })?),
+                None => None,
+            };
+        let listen_addr = listener.as_ref().and_then(|l| l.local_addr().ok());
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("shoal/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| Error::Network(format!("cannot set up the HTTP client: {e}")))?;
+        let shared = Arc::new(SessionShared {
+            down_limit: SharedLimiter::new(config.max_down),
+            up_limit: SharedLimiter::new(config.max_up),
+            config,
+            peer_id: PeerId::with_random(random),
+            listen_addr,
+            torrents: Mutex::new(HashMap::new()),
+            http,
+            epoch: Instant::now(),
+        });
+        let accept = match listener {
+            Some(l) => tokio::spawn(accept_loop(l, Arc::downgrade(&shared))),
+            None => tokio::spawn(async {}),
+        };
+        Ok(Session {
+            shared,
+            accept: Arc::new(accept),
+        })
+    }
+
+    /// The address peers can connect to (with the real port when port 0 was asked).
+    pub fn listen_addr(&self) -> Option<SocketAddr> {
+        self.shared.listen_addr
+    }
+
+    /// Our peer id.
+    pub fn peer_id(&self) -> PeerId {
+        self.shared.peer_id
+    }
+
+    /// Changes the global rate limits.
+    pub fn set_limits(&self, limits: Limits) {
+        self.shared.down_limit.set_rate(limits.down);
+        self.shared.up_limit.set_rate(limits.up);
+    }
+
+    /// Adds a torrent and starts it (unless `add.paused`). A torrent already in the
+    /// session is refused.
+    pub async fn add(&self, add: AddTorrent) -> Result<TorrentHandle> {
+        let (meta, info_hash, mut trackers, mut peers, name) = match &add.source {
+            Source::TorrentBytes(b) => from_torrent_bytes(b)?,
+            Source::TorrentFile(path) => {
+                let bytes = tokio::fs::read(path).await.map_err(|e| {
+                    Error::BadTorrent(format!("cannot read {}: {e}", path.display()))
+                })?;
+                from_torrent_bytes(&bytes)?
+            }
+            Source::Magnet(uri) => {
+                let m = Magnet::parse(uri).map_err(|e| {
+                    Error::BadTorrent(format!("this magnet link does not parse: {e}"))
+                })?;
+                let peers = m.peers.iter().filter_map(|p| p.parse().ok()).collect();
+                let trackers = m.trackers.iter().map(|t| vec![t.clone()]).collect();
+                (None, m.info_hash, trackers, peers, m.name.clone())
+            }
+        };
+        if !self.shared.config.use_trackers {
+            trackers.clear();
+        }
+        peers.extend(add.peers.iter().copied());
+        let key = info_hash.wire();
+        if self
+            .shared
+            .torrents
+            .lock()
+            .map_err(|_| Error::Closed)?
+            .contains_key(&key)
+        {
+            return Err(Error::BadTorrent(
+                "this torrent is already in the session".to_string(),
+            ));
+        }
+        let (driver_tx, driver_rx) = mpsc::unbounded_channel();
+        // Subscribed before the driver runs, so the first events() caller misses nothing.
+        let (early_tx, early_rx) = mpsc::unbounded_channel();
+        let torrent = Arc::new(Torrent {
+            info_hash,
+            peer_id: self.shared.peer_id,
+            output: add.output.clone(),
+            session: self.shared.clone(),
+            state: Mutex::new(State {
+                active: None,
+                picker: None,
+                bufs: HashMap::new(),
+                peers: HashMap::new(),
+                next_peer: 0,
+                strikes: HashMap::new(),
+                banned: Default::default(),
+                status: if meta.is_some() {
+                    TorrentState::Checking
+                } else {
+                    TorrentState::FetchingMetadata
+                },
+                metadata: None,
+                downloaded: 0,
+                uploaded: 0,
+                down_rate: 0,
+                up_rate: 0,
+                completed_reported: false,
+                sequential: add.sequential,
+                hashing: 0,
+                trackers,
+                name,
+                file_priorities: Vec::new(),
+                deadlines: Vec::new(),
+            }),
+            subscribers: Mutex::new(vec![early_tx]),
+            early_events: Mutex::new(Some(early_rx)),
+            down_limit: SharedLimiter::new(add.limits.down),
+            up_limit: SharedLimiter::new(add.limits.up),
+            driver_tx,
+            running: AtomicBool::new(false),
+        });
+        {
+            let mut map = self.shared.torrents.lock().map_err(|_| Error::Closed)?;
+            map.insert(key, torrent.clone());
+            if let Some(v2) = info_hash.v2_truncated() {
+                map.insert(v2, torrent.clone());
+            }
+        }
+        let handle = TorrentHandle {
+            torrent: torrent.clone(),
+        };
+        tokio::spawn(crate::driver::drive(
+            torrent,
+            driver_rx,
+            Initial {
+                meta,
+                peers,
+                paused: add.paused,
+                verify: add.verify,
+            },
+        ));
+        Ok(handle)
+    }
+
+    /// The torrents in the session.
+    pub fn torrents(&self) -> Vec<TorrentHandle> {
+        let map = self
+            .shared
+            .torrents
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let mut seen = Vec::<TorrentHandle>::new();
+        for t in map.values() {
+            if !seen.iter().any(|h| Arc::ptr_eq(&h.torrent, t)) {
+                seen.push(TorrentHandle { torrent: t.clone() });
+            }
+        }
+        seen
+    }
+
+    /// Stops every torrent (trackers told, resume data saved) and stops listening.
+    pub async fn shutdown(&self) {
+        for t in self.torrents() {
+            t.stop().await;
+        }
+        self.accept.abort();
+    }
+}
+
+type Parsed = (
+    Option<Metainfo>,
+    InfoHash,
+    Vec<Vec<String>>,
+    Vec<SocketAddr>,
+    Option<String>,
+);
+
+fn from_torrent_bytes(bytes: &[u8]) -> Result<Parsed> {
+    let meta = Metainfo::from_bytes(bytes)
+        .map_err(|e| Error::BadTorrent(format!("this .torrent file does not parse: {e}")))?;
+    let ih = meta.info_hash();
+    let trackers = meta.trackers().to_vec();
+    let name = Some(meta.name().to_string());
+    Ok((Some(meta), ih, trackers, Vec::new(), name))
+}
+
+async fn accept_loop(listener: TcpListener, session: std::sync::Weak<SessionShared>) {
+    loop {
+        let Ok((mut stream, addr)) = listener.accept().await else {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        };
+        let Some(shared) = session.upgrade() else {
+            return;
+        };
+        tokio::spawn(async move {
+            let Ok((hs, buf)) = crate::peer::read_incoming_handshake(&mut stream).await else {
+                return;
+            };
+            let torrent = {
+                let map = shared.torrents.lock().unwrap_or_else(|e| e.into_inner());
+                map.get(&hs.info_hash).cloned()
+            };
+            let Some(torrent) = torrent else { return };
+            if hs.peer_id == torrent.peer_id || !torrent.running.load(Ordering::Relaxed) {
+                return;
+            }
+            let ours = Handshake::new(hs.info_hash, torrent.peer_id);
+            if stream.write_all(&ours.to_bytes()).await.is_err() {
+                return;
+            }
+            let _ = torrent
+                .driver_tx
+                .send(DriverCmd::Incoming(stream, addr, hs, buf));
+        });
+    }
+}
+
+/// Drives one torrent: commands in, statistics and events out. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct TorrentHandle {
+    torrent: Arc<Torrent>,
+}
+
+impl TorrentHandle {
+    /// The torrent's identity.
+    pub fn info_hash(&self) -> InfoHash {
+        self.torrent.info_hash
+    }
+
+    /// Resumes a paused or stopped torrent.
+    pub fn start(&self) {
+        let _ = self.torrent.driver_tx.send(DriverCmd::Start);
+    }
+
+    /// Closes connections and stops transfers; state and trackers stay as they are.
+    pub fn pause(&self) {
+        let _ = self.torrent.driver_tx.send(DriverCmd::Pause);
+    }
+
+    /// Stops: connections closed, resume data saved, trackers told `stopped`. Waits until
+    /// done. `start` continues where verified data ends.
+    pub async fn stop(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.torrent.driver_tx.send(DriverCmd::Stop(tx)).is_ok() {
+            let _ = rx.await;
+        }
+    }
+
+    /// Stops and removes the torrent from its session (the data stays on disk).
+    pub async fn remove(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.torrent.driver_tx.send(DriverCmd::Remove(tx)).is_ok() {
+            let _ = rx.await;
+        }
+        let mut map = self
+            .torrent
+            .session
+            .torrents
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        map.retain(|_, t| !Arc::ptr_eq(t, &self.torrent));
+    }
+
+    /// Sets this torrent's rate limits.
+    pub fn set_limits(&self, limits: Limits) {
+        self.torrent.down_limit.set_rate(limits.down);
+        self.torrent.up_limit.set_rate(limits.up);
+    }
+
+    /// Sets one file's priority (0 = skip, 1..=7, default 4). Before metadata arrives the
+    /// setting is kept and applied then.
+    pub fn set_file_priority(&self, file: usize, priority: u8) {
+        let mut st = self.torrent.lock();
+        if st.file_priorities.len() <= file {
+            st.file_priorities
+                .resize(file + 1, crate::picker::DEFAULT_PRIORITY);
+        }
+        st.file_priorities[file] = priority.min(7);
+        let prios = st.file_priorities.clone();
+        let meta = st.active.as_ref().map(|a| a.meta.clone());
+        if let (Some(meta), Some(picker)) = (meta, st.picker.as_mut()) {
+            apply_file_priorities(&meta, picker, &prios);
+            let complete = picker.wanted_complete();
+            if !complete {
+                st.completed_reported = false;
+            }
+            st.broadcast(&crate::torrent::PeerCmd::Refill);
+        }
+    }
+
+    /// Downloads pieces in order (streaming) instead of rarest first.
+    pub fn set_sequential(&self, on: bool) {
+        let mut st = self.torrent.lock();
+        st.sequential = on;
+        if let Some(p) = st.picker.as_mut() {
+            p.set_sequential(on);
+        }
+    }
+
+    /// Asks for `piece` within `deadline` from now: pieces with deadlines are fetched
+    /// first, earliest first, and from several peers at once when they are late.
+    pub fn set_piece_deadline(&self, piece: u32, deadline: Duration) {
+        let at = (Instant::now() + deadline)
+            .saturating_duration_since(self.torrent.session.epoch)
+            .as_millis() as u64;
+        let mut st = self.torrent.lock();
+        match st.picker.as_mut() {
+            Some(p) => p.set_deadline(piece, at),
+            None => st.deadlines.push((piece, at)),
+        }
+    }
+
+    /// A snapshot of progress.
+    pub fn stats(&self) -> Stats {
+        self.torrent.stats()
+    }
+
+    /// A new stream of this torrent's events from now on. The first call after
+    /// [`Session::add`] also gets the events that happened since the add.
+    pub fn events(&self) -> EventStream {
+        if let Some(rx) = self
+            .torrent
+            .early_events
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
+            return EventStream { rx };
+        }
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.torrent
+            .subscribers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(tx);
+        EventStream { rx }
+    }
+}
+
+/// A stream of [`Event`]s (a `futures::Stream`, or call [`EventStream::next`]).
+#[derive(Debug)]
+pub struct EventStream {
+    rx: mpsc::UnboundedReceiver<Event>,
+}
+
+impl EventStream {
+    /// The next event; `None` once the torrent is gone.
+    pub async fn next(&mut self) -> Option<Event> {
+        self.rx.recv().await
+    }
+}
+
+impl futures::Stream for EventStream {
+    type Item = Event;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Event>> {
+        self.rx.poll_recv(cx)
+    }
+}

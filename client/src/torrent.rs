@@ -1,0 +1,387 @@
+//! One torrent's shared state, and the operations peers and the driver perform on it.
+//!
+//! The state sits behind one `std::sync::Mutex`; every critical section is short (no IO,
+//! no hashing, no await). Peer tasks lock it to pick blocks and hand in data; the driver
+//! task locks it once a second for rates, choking, and dialling.
+
+use std::collections::{HashMap, HashSet};
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use bytes::Bytes;
+use metainfo::{InfoHash, Metainfo, PeerId};
+use tokio::sync::mpsc;
+
+use crate::picker::{BlockRef, Picker};
+use crate::ratelimit::SharedLimiter;
+use crate::session::SessionShared;
+use crate::storage::Store;
+use crate::types::{Event, Stats, TorrentState};
+
+/// Strikes after which a peer's address is banned (a piece it alone sent failing counts 2,
+/// a failing piece it shared counts 1, a passing piece it helped with takes 1 off).
+pub(crate) const BAN_STRIKES: u32 = 4;
+
+/// Commands to one peer task.
+#[derive(Debug, Clone)]
+pub(crate) enum PeerCmd {
+    /// We verified a piece: tell the peer.
+    Have(u32),
+    /// Choke the peer.
+    Choke,
+    /// Unchoke the peer.
+    Unchoke,
+    /// Another peer delivered this block first (endgame): cancel our request.
+    Cancel(BlockRef),
+    /// Metadata arrived or blocks were freed: re-evaluate interest and requests.
+    Refill,
+    /// Send this ut_pex payload (already encoded, without the extension id).
+    Pex(Bytes),
+    /// Close the connection.
+    Close(&'static str),
+}
+
+/// Counters a peer's reader and writer share with the driver.
+#[derive(Debug, Default)]
+pub(crate) struct PeerCounters {
+    pub downloaded: AtomicU64,
+    pub uploaded: AtomicU64,
+    pub peer_interested: AtomicBool,
+    pub am_choking: AtomicBool,
+}
+
+/// A connected peer as the torrent sees it.
+#[derive(Debug)]
+pub(crate) struct PeerEntry {
+    pub addr: SocketAddr,
+    /// Where the peer accepts connections (for PEX): its address with its `p` port.
+    pub listen_addr: Option<SocketAddr>,
+    pub tx: mpsc::UnboundedSender<PeerCmd>,
+    pub counters: Arc<PeerCounters>,
+    pub pex_id: Option<u8>,
+    pub down_rate: u64,
+    pub up_rate: u64,
+    last_down: u64,
+    last_up: u64,
+    pub seed: bool,
+}
+
+/// A piece being assembled in memory until it is hashed.
+#[derive(Debug)]
+pub(crate) struct PieceBuf {
+    pub data: Vec<u8>,
+    pub from: HashSet<IpAddr>,
+}
+
+/// Metadata being fetched with ut_metadata (BEP 9).
+#[derive(Debug)]
+pub(crate) struct MetadataFetch {
+    pub size: usize,
+    pub pieces: Vec<Option<Bytes>>,
+    pub requested: Vec<Option<Instant>>,
+}
+
+/// What a torrent knows once metadata is there.
+#[derive(Debug)]
+pub(crate) struct Active {
+    pub meta: Arc<Metainfo>,
+    pub store: Arc<Store>,
+}
+
+/// Mutable torrent state.
+#[derive(Debug)]
+pub(crate) struct State {
+    pub active: Option<Active>,
+    pub picker: Option<Picker>,
+    pub bufs: HashMap<u32, PieceBuf>,
+    pub peers: HashMap<u64, PeerEntry>,
+    pub next_peer: u64,
+    pub strikes: HashMap<IpAddr, u32>,
+    pub banned: HashSet<IpAddr>,
+    pub status: TorrentState,
+    pub metadata: Option<MetadataFetch>,
+    pub downloaded: u64,
+    pub uploaded: u64,
+    pub down_rate: u64,
+    pub up_rate: u64,
+    pub completed_reported: bool,
+    pub sequential: bool,
+    pub hashing: usize,
+    pub trackers: Vec<Vec<String>>,
+    pub name: Option<String>,
+    pub file_priorities: Vec<u8>,
+    pub deadlines: Vec<(u32, u64)>,
+}
+
+impl State {
+    /// Whether we are seeding (every wanted piece here).
+    pub fn is_complete(&self) -> bool {
+        self.picker.as_ref().is_some_and(Picker::wanted_complete)
+    }
+
+    /// Number of unchoked peers.
+    pub fn unchoked(&self) -> usize {
+        self.peers
+            .values()
+            .filter(|p| !p.counters.am_choking.load(Ordering::Relaxed))
+            .count()
+    }
+
+    /// Sends `cmd` to every peer.
+    pub fn broadcast(&self, cmd: &PeerCmd) {
+        for p in self.peers.values() {
+            let _ = p.tx.send(cmd.clone());
+        }
+    }
+
+    /// Recomputes per-peer and torrent rates from counters; `secs` since the last call.
+    pub fn update_rates(&mut self, secs: f64) {
+        let mut down = 0;
+        let mut up = 0;
+        for p in self.peers.values_mut() {
+            let d = p.counters.downloaded.load(Ordering::Relaxed);
+            let u = p.counters.uploaded.load(Ordering::Relaxed);
+            // Smoothed over a few seconds so the choker and queue depth do not jitter.
+            let inst_down = ((d - p.last_down) as f64 / secs) as u64;
+            let inst_up = ((u - p.last_up) as f64 / secs) as u64;
+            p.down_rate = (p.down_rate + inst_down) / 2;
+            p.up_rate = (p.up_rate + inst_up) / 2;
+            p.last_down = d;
+            p.last_up = u;
+            down += p.down_rate;
+            up += p.up_rate;
+        }
+        self.down_rate = down;
+        self.up_rate = up;
+    }
+}
+
+/// One torrent, shared by its driver and its peer tasks.
+#[derive(Debug)]
+pub(crate) struct Torrent {
+    pub info_hash: InfoHash,
+    pub peer_id: PeerId,
+    pub output: PathBuf,
+    pub session: Arc<SessionShared>,
+    pub state: Mutex<State>,
+    pub subscribers: Mutex<Vec<mpsc::UnboundedSender<Event>>>,
+    /// The subscription opened at add time, for the first `events()` caller.
+    pub early_events: Mutex<Option<mpsc::UnboundedReceiver<Event>>>,
+    pub down_limit: SharedLimiter,
+    pub up_limit: SharedLimiter,
+    /// Wakes the driver (new peers to dial, state changes).
+    pub driver_tx: mpsc::UnboundedSender<crate::driver::DriverCmd>,
+    pub running: AtomicBool,
+}
+
+impl Torrent {
+    /// Locks the state (a poisoned lock means a peer task panicked; keep going).
+    pub fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Sends an event to every subscriber, dropping those that went away.
+    pub fn emit(&self, event: Event) {
+        let mut subs = self.subscribers.lock().unwrap_or_else(|e| e.into_inner());
+        subs.retain(|s| s.send(event.clone()).is_ok());
+    }
+
+    /// The 20 bytes of our handshake.
+    pub fn wire_hash(&self) -> [u8; 20] {
+        self.info_hash.wire()
+    }
+
+    /// Registers a connected peer; `None` if the torrent is full, paused, or the peer banned.
+    pub fn add_peer(
+        &self,
+        addr: SocketAddr,
+        tx: mpsc::UnboundedSender<PeerCmd>,
+    ) -> Option<(u64, Arc<PeerCounters>)> {
+        let mut st = self.lock();
+        if !self.running.load(Ordering::Relaxed)
+            || st.banned.contains(&addr.ip())
+            || st.peers.len() >= self.session.config.max_peers_per_torrent
+            || st.peers.values().any(|p| p.addr == addr)
+        {
+            return None;
+        }
+        let key = st.next_peer;
+        st.next_peer += 1;
+        let counters = Arc::new(PeerCounters::default());
+        counters.am_choking.store(true, Ordering::Relaxed);
+        st.peers.insert(
+            key,
+            PeerEntry {
+                addr,
+                listen_addr: None,
+                tx,
+                counters: counters.clone(),
+                pex_id: None,
+                down_rate: 0,
+                up_rate: 0,
+                last_down: 0,
+                last_up: 0,
+                seed: false,
+            },
+        );
+        drop(st);
+        self.emit(Event::PeerConnected { addr });
+        Some((key, counters))
+    }
+
+    /// Forgets a peer whose task ended; `has` is what it had (for availability).
+    pub fn remove_peer(&self, key: u64, has: &[bool], outstanding: &[BlockRef], reason: String) {
+        let mut st = self.lock();
+        let Some(entry) = st.peers.remove(&key) else {
+            return;
+        };
+        if let Some(picker) = st.picker.as_mut() {
+            picker.peer_gone(has);
+            for b in outstanding {
+                picker.cancel(b);
+            }
+        }
+        let addr = entry.addr;
+        if !entry.counters.am_choking.load(Ordering::Relaxed) {
+            // A slot freed up: let someone else in at the next round.
+            let _ = self.driver_tx.send(crate::driver::DriverCmd::Rechoke);
+        }
+        drop(st);
+        if !outstanding.is_empty() {
+            self.lock().broadcast(&PeerCmd::Refill);
+        }
+        let _ = self
+            .driver_tx
+            .send(crate::driver::DriverCmd::PeerClosed(addr));
+        self.emit(Event::PeerDisconnected { addr, reason });
+    }
+
+    /// A piece is assembled: hash it off the network tasks and store it if it is good.
+    pub fn spawn_verify(self: &Arc<Self>, piece: u32, buf: PieceBuf) {
+        let torrent = self.clone();
+        let store = {
+            let mut st = self.lock();
+            match st.active.as_ref() {
+                Some(a) => {
+                    let store = a.store.clone();
+                    st.hashing += 1;
+                    store
+                }
+                None => return,
+            }
+        };
+        tokio::spawn(async move {
+            let from = buf.from;
+            let data = buf.data;
+            let result = tokio::task::spawn_blocking(move || {
+                if !store.check(piece, &data)? {
+                    return Ok(false);
+                }
+                store.write_piece(piece, &data).map(|()| true)
+            })
+            .await;
+            let result = match result {
+                Ok(r) => r,
+                Err(e) => Err(crate::Error::Internal(format!("hashing task failed: {e}"))),
+            };
+            torrent.piece_checked(piece, result, from);
+        });
+    }
+
+    fn piece_checked(&self, piece: u32, result: crate::Result<bool>, from: HashSet<IpAddr>) {
+        let mut events = Vec::new();
+        let mut st = self.lock();
+        st.hashing -= 1;
+        match result {
+            Ok(true) => {
+                for ip in &from {
+                    if let Some(s) = st.strikes.get_mut(ip) {
+                        *s = s.saturating_sub(1);
+                    }
+                }
+                if let Some(p) = st.picker.as_mut() {
+                    p.mark_have(piece);
+                }
+                st.broadcast(&PeerCmd::Have(piece));
+                events.push(Event::PieceVerified { piece });
+                if st.is_complete() && !st.completed_reported && st.hashing == 0 {
+                    st.completed_reported = true;
+                    st.status = TorrentState::Seeding;
+                    let _ = self.driver_tx.send(crate::driver::DriverCmd::Completed);
+                    events.push(Event::Completed);
+                }
+            }
+            Ok(false) => {
+                if let Some(p) = st.picker.as_mut() {
+                    p.piece_failed(piece);
+                }
+                events.push(Event::PieceFailed { piece });
+                let weight = if from.len() == 1 { 2 } else { 1 };
+                for ip in from {
+                    let s = st.strikes.entry(ip).or_insert(0);
+                    *s += weight;
+                    if *s >= BAN_STRIKES && st.banned.insert(ip) {
+                        for p in st.peers.values().filter(|p| p.addr.ip() == ip) {
+                            let _ =
+                                p.tx.send(PeerCmd::Close("sent data that failed hash checks"));
+                            events.push(Event::PeerBanned { addr: p.addr });
+                        }
+                    }
+                }
+                st.broadcast(&PeerCmd::Refill);
+            }
+            Err(e) => {
+                if let Some(p) = st.picker.as_mut() {
+                    p.piece_failed(piece);
+                }
+                st.status = TorrentState::Error;
+                events.push(Event::Error {
+                    message: e.to_string(),
+                });
+                let _ = self.driver_tx.send(crate::driver::DriverCmd::Fatal);
+            }
+        }
+        // A completion that waited for outstanding hash jobs.
+        if st.hashing == 0 && st.is_complete() && !st.completed_reported {
+            st.completed_reported = true;
+            st.status = TorrentState::Seeding;
+            let _ = self.driver_tx.send(crate::driver::DriverCmd::Completed);
+            events.push(Event::Completed);
+        }
+        drop(st);
+        for e in events {
+            self.emit(e);
+        }
+    }
+
+    /// A snapshot of progress.
+    pub fn stats(&self) -> Stats {
+        let st = self.lock();
+        let (total_len, pieces_total) = st
+            .active
+            .as_ref()
+            .map_or((0, 0), |a| (a.meta.total_length(), a.meta.num_pieces()));
+        let (have_len, pieces_have) = st
+            .picker
+            .as_ref()
+            .map_or((0, 0), |p| (p.have_bytes().min(total_len), p.have_count()));
+        Stats {
+            info_hash: self.info_hash,
+            name: st.name.clone(),
+            state: st.status,
+            total_len,
+            have_len,
+            pieces_have,
+            pieces_total,
+            peers: st.peers.len(),
+            down_rate: st.down_rate,
+            up_rate: st.up_rate,
+            downloaded: st.downloaded,
+            uploaded: st.uploaded,
+            complete: st.is_complete() && st.completed_reported,
+        }
+    }
+}
