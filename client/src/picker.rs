@@ -599,7 +599,8 @@ mod tests {
             .collect();
         assert_eq!(got, vec![6, 4, 5]);
         p.set_priority(7, 0);
-        assert_eq!(p.wanted_left(), 5 * u64::from(BLOCK_LEN));
+        // Wanted: 0, 1, 2, 4, 5, 6.
+        assert_eq!(p.wanted_left(), 6 * u64::from(BLOCK_LEN));
     }
 
     #[test]

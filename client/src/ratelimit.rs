@@ -126,11 +126,12 @@ mod tests {
         // Burst used: the next 50 kB must wait half a second.
         let w = b.take(50_000, t0);
         assert!((w.as_secs_f64() - 0.5).abs() < 1e-6, "{w:?}");
-        // After one second, 100 kB more have accrued: debt of 50 kB is paid, 50 kB free.
+        // After one second, 100 kB more have accrued: the 50 kB debt is paid, 50 kB free;
+        // 100 kB more then owe a full second.
         let w = b.take(50_000, t0 + Duration::from_secs(1));
         assert_eq!(w, Duration::ZERO);
         let w = b.take(100_000, t0 + Duration::from_secs(1));
-        assert!((w.as_secs_f64() - 0.5).abs() < 1e-6, "{w:?}");
+        assert!((w.as_secs_f64() - 1.0).abs() < 1e-6, "{w:?}");
     }
 
     #[test]
