@@ -100,6 +100,25 @@ impl Decoder {
         self
     }
 
+    /// Whether dictionary keys may come in any order.
+    #[cfg(feature = "serde")]
+    pub(crate) const fn is_lenient(&self) -> bool {
+        self.lenient
+    }
+
+    /// The nesting limit in force.
+    #[cfg(feature = "serde")]
+    pub(crate) const fn max_depth_value(&self) -> usize {
+        self.max_depth
+    }
+
+    /// Checks the value starting at `pos` with this decoder's rules and returns where it
+    /// ends (used by serde to skip unknown fields).
+    #[cfg(feature = "serde")]
+    pub(crate) fn skip_value(&self, input: &[u8], pos: usize) -> Result<usize> {
+        self.parse(input, pos).map(|(_, end)| end)
+    }
+
     /// Decodes exactly one value; bytes after it are an error.
     pub fn decode<'a>(&self, input: &'a [u8]) -> Result<Value<'a>> {
         let (value, end) = self.parse(input, 0)?;
@@ -290,7 +309,7 @@ fn decimal_digits(mut n: usize) -> usize {
 }
 
 /// Parses `i<digits>e` starting at the `i`.
-fn parse_int(input: &[u8], start: usize) -> Result<(i64, usize)> {
+pub(crate) fn parse_int(input: &[u8], start: usize) -> Result<(i64, usize)> {
     let mut pos = start + 1;
     let negative = input.get(pos) == Some(&b'-');
     if negative {
@@ -352,7 +371,7 @@ fn parse_int(input: &[u8], start: usize) -> Result<(i64, usize)> {
 }
 
 /// Parses `<length>:<bytes>` starting at the first digit; the bytes are borrowed.
-fn parse_bytes(input: &[u8], start: usize) -> Result<(&[u8], usize)> {
+pub(crate) fn parse_bytes(input: &[u8], start: usize) -> Result<(&[u8], usize)> {
     let mut pos = start;
     let mut length: u64 = 0;
     while let Some(&b) = input.get(pos) {

@@ -104,7 +104,7 @@ fn put_decimal<B: BufMut + ?Sized>(out: &mut B, n: u64) {
     out.put_slice(&buf[i..]);
 }
 
-fn put_int<B: BufMut + ?Sized>(out: &mut B, n: i64) {
+pub(crate) fn put_int<B: BufMut + ?Sized>(out: &mut B, n: i64) {
     out.put_u8(b'i');
     if n < 0 {
         out.put_u8(b'-');
@@ -113,7 +113,7 @@ fn put_int<B: BufMut + ?Sized>(out: &mut B, n: i64) {
     out.put_u8(b'e');
 }
 
-fn put_bytes<B: BufMut + ?Sized>(out: &mut B, b: &[u8]) {
+pub(crate) fn put_bytes<B: BufMut + ?Sized>(out: &mut B, b: &[u8]) {
     put_decimal(out, b.len() as u64);
     out.put_u8(b':');
     out.put_slice(b);

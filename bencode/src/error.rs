@@ -90,10 +90,20 @@ pub enum Error {
         /// Position of the first byte after the value.
         offset: usize,
     },
-    /// A serde (de)serialization error: a type did not match the data.
+    /// A serde (de)serialization error with no position: serializing a value bencode
+    /// cannot represent, or a custom error.
     #[error("{message}")]
     Serde {
-        /// What the serde layer reported, with the offset where known.
+        /// What the serde layer reported.
+        message: String,
+    },
+    /// Deserializing with serde: the value at `offset` does not fit the Rust type
+    /// (wrong kind, missing field, unknown variant, integer out of range...).
+    #[error("{message} at byte {offset}")]
+    Deserialize {
+        /// Position of the value (or of the dictionary missing a field).
+        offset: usize,
+        /// What serde expected and found.
         message: String,
     },
 }
@@ -116,7 +126,8 @@ impl Error {
             | Error::UnsortedKey { offset }
             | Error::DuplicateKey { offset }
             | Error::DepthLimit { offset, .. }
-            | Error::TrailingBytes { offset } => Some(*offset),
+            | Error::TrailingBytes { offset }
+            | Error::Deserialize { offset, .. } => Some(*offset),
             Error::Serde { .. } => None,
         }
     }

@@ -5,6 +5,8 @@
 //! - [`Value`] borrows byte strings from the input and keeps the raw bytes of every list
 //!   and dictionary ([`Value::raw`]): an info-hash is the hash of `info` exactly as received.
 //! - [`encode`] / [`encode_into`] write canonical bencode (keys sorted).
+//! - With the `serde` feature: `from_bytes` (borrowing `&str` and `ByteSlice` from the
+//!   input) and `to_bytes` (canonical: keys sorted, `None` fields left out).
 //!
 //! The decoder is iterative, so no input can overflow the stack; it never allocates by a
 //! length prefix, only by what it has actually read; every step is linear in the input.
@@ -21,12 +23,25 @@
 //! ```
 #![deny(missing_docs, missing_debug_implementations)]
 
+#[cfg(feature = "serde")]
+mod byte_buf;
+#[cfg(feature = "serde")]
+mod de;
 mod decode;
 mod encode;
 mod error;
+#[cfg(feature = "serde")]
+mod ser;
 mod value;
 
 pub use decode::{DEFAULT_MAX_DEPTH, Decoder, HARD_MAX_DEPTH, decode};
 pub use encode::{encode, encode_into, encoded_len};
 pub use error::{Error, Result};
 pub use value::{Dict, List, Value};
+
+#[cfg(feature = "serde")]
+pub use byte_buf::{ByteBuf, ByteSlice};
+#[cfg(feature = "serde")]
+pub use de::from_bytes;
+#[cfg(feature = "serde")]
+pub use ser::to_bytes;
