@@ -92,7 +92,8 @@ impl Layout {
     }
 
     /// A v2 (BEP 52) layout: every non-empty file starts on a piece boundary, a piece never
-    /// spans two files, and the last piece of each file is shorter.
+    /// spans two files, and the last piece of each file is shorter. Pad entries, if
+    /// listed, are placed as they come (the gap they fill then needs no alignment).
     /// `piece_length` must be a power of two, at least 16 KiB.
     pub fn new_v2(files: Vec<FileEntry>, piece_length: u64) -> Result<Self> {
         if piece_length < crate::verify::BLOCK_SIZE as u64 || !piece_length.is_power_of_two() {
@@ -145,7 +146,9 @@ impl Layout {
         let mut starts = Vec::with_capacity(files.len());
         let mut pos: u64 = 0;
         for f in &files {
-            if v2_aligned && f.length > 0 {
+            // Pad entries (e.g. the alignment padding a v2 metainfo lists) are laid as
+            // they come; real files are aligned.
+            if v2_aligned && f.length > 0 && !f.pad {
                 pos = pos
                     .div_ceil(piece_length)
                     .checked_mul(piece_length)

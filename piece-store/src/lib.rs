@@ -18,6 +18,7 @@
 mod bitfield;
 mod error;
 mod file_storage;
+mod from_metainfo;
 mod layout;
 mod resume;
 mod storage;
