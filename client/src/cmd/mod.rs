@@ -4,5 +4,6 @@ pub mod create;
 pub mod demo;
 pub mod download;
 pub mod info;
+pub mod progress;
 pub mod seed;
 pub mod tracker;
