@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::bitfield::Bitfield;
 use crate::error::{Error, Result};
@@ -49,9 +49,9 @@ pub struct ResumeOutcome {
 ///
 /// Every method takes `&self`: the store can be shared (`Arc`) between threads, e.g. a
 /// tokio `spawn_blocking` pool. Writes and verifications of *different* pieces run in
-/// parallel; the bookkeeping is behind one short-held mutex. The caller should not write
-/// a piece while verifying that same piece (a block written meanwhile may make the check
-/// fail, which is safe: the piece is then reset and downloaded again).
+/// parallel; the bookkeeping is behind one short-held mutex. A verification excludes
+/// writes to its piece (striped piece locks), so no block lands in a piece between its
+/// check and its claim; blocks arriving for a verified piece are dropped.
 ///
 /// ```
 /// use shoal_piece_store::{FileEntry, Layout, MemStorage, PieceHashes, PieceStore, BlockWrite};
@@ -76,7 +76,12 @@ pub struct PieceStore<S: Storage> {
     state: Mutex<State>,
     empty_files_created: AtomicBool,
     save_lock: Mutex<()>,
+    /// Piece locks, striped: writers of a piece share, a verification excludes them, so a
+    /// block can never land in a piece between its check and its claim.
+    stripes: Vec<RwLock<()>>,
 }
+
+const STRIPES: usize = 256;
 
 #[derive(Debug)]
 struct State {
@@ -104,6 +109,7 @@ impl<S: Storage> PieceStore<S> {
             }),
             empty_files_created: AtomicBool::new(false),
             save_lock: Mutex::new(()),
+            stripes: (0..STRIPES).map(|_| RwLock::new(())).collect(),
         })
     }
 
@@ -133,6 +139,16 @@ impl<S: Storage> PieceStore<S> {
         Ok(store)
     }
 
+    fn writing(&self, piece: u32) -> RwLockReadGuard<'_, ()> {
+        let l = &self.stripes[piece as usize % STRIPES];
+        l.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn verifying(&self, piece: u32) -> RwLockWriteGuard<'_, ()> {
+        let l = &self.stripes[piece as usize % STRIPES];
+        l.write().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// The layout.
     pub fn layout(&self) -> &Layout {
         &self.layout
@@ -159,6 +175,7 @@ impl<S: Storage> PieceStore<S> {
             size: self.layout.piece_length(),
         })?;
         let spans = self.layout.spans(piece, offset, len)?;
+        let _writing = self.writing(piece);
         if lock(&self.state).have.get(piece) {
             return Ok(BlockWrite::AlreadyHave);
         }
@@ -237,6 +254,7 @@ impl<S: Storage> PieceStore<S> {
     /// bytes are never written); when not, its written ranges are forgotten so that the
     /// whole piece is downloaded again. Call it off the network thread.
     pub fn verify_piece(&self, piece: u32) -> Result<bool> {
+        let _verifying = self.verifying(piece);
         let good = self.check_piece(piece)?;
         let mut st = lock(&self.state);
         st.partial.remove(&piece);
@@ -330,6 +348,7 @@ impl<S: Storage> PieceStore<S> {
                 };
                 let size = self.layout.piece_size(piece)?;
                 buf.resize(size as usize, 0);
+                let _verifying = self.verifying(piece);
                 let ok = match self.read_block_into(piece, 0, &mut buf) {
                     Ok(()) => self.hashes.check(&self.layout, piece, &buf)?,
                     Err(e) if e.is_missing_data() => false,
