@@ -142,7 +142,7 @@ pub(crate) async fn watch(
                     }
                     // Said once per tracker; the engine keeps retrying.
                     Event::TrackerReply { url, error: Some(err), .. }
-                        if tracker_errors.insert(url) =>
+                        if tracker_errors.insert(url.clone()) =>
                     {
                         progress.line(&format!("{err} (will retry)"));
                     }
