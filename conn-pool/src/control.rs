@@ -14,12 +14,18 @@
 //!   ignored, so one overload is punished once.
 //!
 //! A timeout alone is not congestion: on real networks many addresses are
-//! simply dead. Outcomes are counted in epochs of `max(16, limit)` attempts,
-//! and the pool keeps a baseline of the timed-out fraction seen when it was
-//! not overloaded. An epoch whose timed-out fraction rises above the baseline
-//! by more than the sampling noise (`0.1 + 1.5 sigma`) is a congestion event;
-//! the epoch is closed as soon as that threshold is crossed, so detection takes
-//! at most one epoch.
+//! simply dead. So the pool keeps, per class of address (connected before,
+//! never tried, tried and failed), the share of attempts it expects to go
+//! unanswered when the network is not overloaded. Outcomes are counted in
+//! epochs of `max(16, limit)` attempts; an epoch with more unanswered
+//! attempts than expected for its mix of classes, by more than 5% of the
+//! epoch plus 1.5 standard deviations, is a congestion event. The check runs
+//! on every outcome, so detection needs at most one epoch.
+//!
+//! An attempt is judged unanswered as soon as it is *overdue*: unanswered for
+//! longer than a connect usually takes (smoothed connect time plus four
+//! deviations, RFC 6298 style, at least 100 ms). The controller thus learns
+//! within round trips, not at the connect timeout.
 //!
 //! The connection limit starts at `max_connections` and falls only when a
 //! congestion event happens while the half-open limit is already at its
@@ -43,8 +49,29 @@ pub(crate) enum Outcome {
     Failure,
 }
 
+/// What the pool knew about an address when it dialled it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Class {
+    /// It connected before.
+    Known = 0,
+    /// Never tried.
+    Fresh = 1,
+    /// Tried, never connected.
+    Failed = 2,
+}
+
+const CLASSES: usize = 3;
+
+#[derive(Debug, Clone, Copy, Default)]
+struct ClassCount {
+    n: u32,
+    lost: u32,
+}
+
 /// Multiplicative decrease factor.
 const BETA: f64 = 0.7;
+/// Excess timed-out fraction that is congestion even with no noise.
+const MARGIN: f64 = 0.05;
 /// Smallest epoch, in attempts.
 const MIN_EPOCH: u32 = 16;
 
@@ -61,11 +88,20 @@ pub(crate) struct Controller {
     last_decrease: Option<Instant>,
     last_c_change: Option<Instant>,
     probe_interval: Duration,
-    epoch_n: u32,
-    epoch_timeouts: u32,
-    baseline: Option<f64>,
+    epoch: [ClassCount; CLASSES],
+    /// Expected unanswered share per class, once measured.
+    baseline: [Option<f64>; CLASSES],
+    srtt: Option<Duration>,
+    rttvar: Duration,
+    connect_timeout: Duration,
     pub(crate) congestion_events: u64,
 }
+
+/// Least time an attempt gets before it counts as overdue: below this,
+/// scheduling noise in the caller would pass for loss.
+const MIN_LATE: Duration = Duration::from_millis(100);
+/// Overdue time before any connect was measured (TCP's initial RTO).
+const INITIAL_LATE: Duration = Duration::from_secs(1);
 
 impl Controller {
     pub(crate) fn new(config: &PoolConfig) -> Self {
@@ -85,9 +121,12 @@ impl Controller {
             last_decrease: None,
             last_c_change: None,
             probe_interval: config.connect_timeout.saturating_mul(2),
-            epoch_n: 0,
-            epoch_timeouts: 0,
-            baseline: None,
+            epoch: [ClassCount::default(); CLASSES],
+            // an address that connected before is expected to answer
+            baseline: [Some(0.0), None, None],
+            srtt: None,
+            rttvar: Duration::ZERO,
+            connect_timeout: config.connect_timeout,
             congestion_events: 0,
         }
     }
@@ -102,14 +141,97 @@ impl Controller {
         (self.c.floor() as usize).max(1)
     }
 
+    pub(crate) fn expected_loss_permille(&self) -> u32 {
+        // the share expected of a never-tried address: the dead-address rate
+        let b = self.baseline[Class::Fresh as usize].unwrap_or(0.0);
+        (b * 1000.0).round() as u32
+    }
+
+    pub(crate) fn connect_rtt_ms(&self) -> u32 {
+        self.srtt
+            .map_or(0, |d| u32::try_from(d.as_millis()).unwrap_or(u32::MAX))
+    }
+
+    /// How long after its start an unanswered attempt counts as lost.
+    /// Never for fixed limits (they count every attempt until it ends).
+    pub(crate) fn late_after(&self) -> Duration {
+        if !self.adaptive {
+            return self.connect_timeout;
+        }
+        let late = match self.srtt {
+            None => INITIAL_LATE,
+            Some(srtt) => srtt + 4 * self.rttvar,
+        };
+        late.clamp(MIN_LATE, self.connect_timeout.max(MIN_LATE))
+    }
+
+    /// A connect took `rtt` (RFC 6298 smoothing).
+    pub(crate) fn on_rtt(&mut self, rtt: Duration) {
+        match self.srtt {
+            None => {
+                self.srtt = Some(rtt);
+                self.rttvar = rtt / 2;
+            }
+            Some(srtt) => {
+                let diff = srtt.abs_diff(rtt);
+                self.rttvar = (self.rttvar * 3 + diff) / 4;
+                self.srtt = Some((srtt * 7 + rtt) / 8);
+            }
+        }
+    }
+
     fn epoch_len(&self) -> u32 {
         (self.h.ceil() as u32).max(MIN_EPOCH)
     }
 
-    /// Timed-out fraction above which an epoch of `n` attempts is congested.
-    fn threshold(&self, n: u32) -> f64 {
-        let b = self.baseline.unwrap_or(0.0);
-        b + 0.1 + 1.5 * (b * (1.0 - b) / f64::from(n.max(1))).sqrt()
+    /// Unanswered attempts expected in this epoch so far, their variance,
+    /// and the attempts counted.
+    fn expected(&self) -> (f64, f64, u32) {
+        let mut mean = 0.0;
+        let mut var = 0.0;
+        let mut n = 0;
+        for (c, count) in self.epoch.iter().enumerate() {
+            let Some(b) = self.baseline[c] else {
+                // not measured yet: this epoch measures it, judges nothing
+                mean += f64::from(count.lost);
+                continue;
+            };
+            mean += f64::from(count.n) * b;
+            var += f64::from(count.n) * b * (1.0 - b);
+            n += count.n;
+        }
+        (mean, var, n)
+    }
+
+    fn lost(&self) -> u32 {
+        self.epoch.iter().map(|c| c.lost).sum()
+    }
+
+    /// True if this epoch so far shows clearly more loss than expected.
+    fn over_threshold(&self) -> bool {
+        let (mean, var, n) = self.expected();
+        if n == 0 {
+            return false;
+        }
+        let len = f64::from(self.epoch_len());
+        // judge against a whole epoch's noise even early in the epoch
+        let sigma = (var * len / f64::from(n)).sqrt();
+        f64::from(self.lost()) > mean + MARGIN * len + 1.5 * sigma
+    }
+
+    /// Moves each class's expected share towards what this epoch saw.
+    fn learn(&mut self, down: f64, up: f64) {
+        for (c, count) in self.epoch.iter().enumerate() {
+            if count.n < 4 {
+                continue;
+            }
+            let f = f64::from(count.lost) / f64::from(count.n);
+            self.baseline[c] = Some(match self.baseline[c] {
+                None => f,
+                Some(b) if f < b => b + down * (f - b),
+                Some(b) => b + up * (f - b),
+            });
+        }
     }
 
     /// Feeds the outcome of one attempt.
@@ -121,6 +243,7 @@ impl Controller {
         &mut self,
         launched: Instant,
         outcome: Outcome,
+        class: Class,
         busy: bool,
         open: usize,
         total: usize,
@@ -146,45 +269,41 @@ impl Controller {
                 self.last_c_change = Some(now);
             }
         }
-        self.epoch_n += 1;
+        let count = &mut self.epoch[class as usize];
+        count.n += 1;
         if outcome == Outcome::Timeout {
-            self.epoch_timeouts += 1;
+            count.lost += 1;
         }
-        let len = self.epoch_len();
-        let fraction = |t: u32| f64::from(t) / f64::from(len);
-        if self.baseline.is_some() && fraction(self.epoch_timeouts) > self.threshold(len) {
+        if self.over_threshold() {
             self.congested(open, now);
-        } else if self.epoch_n >= len {
-            let f = f64::from(self.epoch_timeouts) / f64::from(self.epoch_n);
-            self.baseline = Some(match self.baseline {
-                None => f,
-                // learn a better network fast, a worse one slowly
-                Some(b) if f < b => 0.5 * b + 0.5 * f,
-                Some(b) => 0.9 * b + 0.1 * f,
-            });
-            self.epoch_n = 0;
-            self.epoch_timeouts = 0;
+        } else if self.epoch.iter().map(|c| c.n).sum::<u32>() >= self.epoch_len() {
+            // a plain moving average over clean epochs (those above the
+            // threshold only creep it, in `congested`)
+            self.learn(0.1, 0.1);
+            self.epoch = [ClassCount::default(); CLASSES];
         }
     }
 
     fn congested(&mut self, open: usize, now: Instant) {
         self.congestion_events += 1;
         let at_floor = self.h < self.min_h + 1.0;
+        // A lasting change in the share of dead addresses looks like
+        // congestion at first; creep towards it so it is learned. Real
+        // congestion ends after the cut, and clean epochs pull back fast.
+        // At the floor the pool cannot cut further: what it sees there is
+        // what the network is.
+        self.learn(0.0, if at_floor { 0.3 } else { 0.05 });
         if at_floor {
-            // Even the fewest attempts time out: either the open connections
-            // fill the network, or the dead-address rate really is this high.
-            // Stop adding connections; probes will find out which.
+            // Even the fewest attempts go unanswered: either the open
+            // connections fill the network, or dead addresses are this
+            // common. Stop adding connections; probes will find out which.
             self.c = self.c.min((open as f64).max(self.min_c));
             self.last_c_change = Some(now);
-            let f = f64::from(self.epoch_timeouts) / f64::from(self.epoch_n.max(1));
-            let b = self.baseline.unwrap_or(f);
-            self.baseline = Some(0.7 * b + 0.3 * f);
         }
         self.h = (self.h * BETA).max(self.min_h);
         self.ssthresh = self.h;
         self.last_decrease = Some(now);
-        self.epoch_n = 0;
-        self.epoch_timeouts = 0;
+        self.epoch = [ClassCount::default(); CLASSES];
     }
 
     /// An inbound connection arrived while `total` connections were held:

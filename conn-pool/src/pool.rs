@@ -7,7 +7,7 @@ use std::hash::Hash;
 use std::time::{Duration, Instant};
 
 use crate::config::{LONGEST, PoolConfig};
-use crate::control::{Controller, Outcome};
+use crate::control::{Class, Controller, Outcome};
 use crate::rng::SplitMix64;
 use crate::types::{CloseReason, ClosedInfo, FailReason, PoolStats, Reason, Source};
 
@@ -25,8 +25,11 @@ enum State {
         banned: bool,
     },
     HalfOpen {
+        class: Class,
         started: Instant,
         deadline: Instant,
+        /// When the attempt counts as probably lost; `None` once it does.
+        late_at: Option<Instant>,
         busy: bool,
     },
     Connected {
@@ -103,6 +106,8 @@ pub struct Pool<A> {
     ready: BTreeMap<ReadyKey, usize>,
     waiting: BTreeMap<TimerKey, usize>,
     half_open: BTreeMap<TimerKey, usize>,
+    /// Attempts not yet overdue, by when they become so.
+    fresh: BTreeMap<TimerKey, usize>,
     connected_out: usize,
     connected_in: usize,
     banned_idle: usize,
@@ -148,6 +153,7 @@ impl<A: Clone + Eq + Hash> Pool<A> {
             ready: BTreeMap::new(),
             waiting: BTreeMap::new(),
             half_open: BTreeMap::new(),
+            fresh: BTreeMap::new(),
             connected_out: 0,
             connected_in: 0,
             banned_idle: 0,
@@ -235,14 +241,23 @@ impl<A: Clone + Eq + Hash> Pool<A> {
         let (_, idx) = self.ready.pop_first()?;
         self.tokens -= 1.0;
         self.dials += 1;
-        let busy = 2 * (self.half_open.len() + 1) >= self.ctl.half_open_limit();
+        let busy = 2 * (self.weighted_half_open() + 1) >= self.ctl.half_open_limit();
         let deadline = later(now, self.config.connect_timeout);
+        let late_at = later(now, self.ctl.late_after()).min(deadline);
         let seq = self.entry(idx).seq;
         self.half_open.insert((deadline, seq), idx);
+        self.fresh.insert((late_at, seq), idx);
         let e = self.entry_mut(idx);
+        let class = match (e.ever_connected, e.failures) {
+            (true, _) => Class::Known,
+            (false, 0) => Class::Fresh,
+            (false, _) => Class::Failed,
+        };
         e.state = State::HalfOpen {
+            class,
             started: now,
             deadline,
+            late_at: Some(late_at),
             busy,
         };
         Some(e.addr.clone())
@@ -269,12 +284,21 @@ impl<A: Clone + Eq + Hash> Pool<A> {
             }
         };
         match self.entry(idx).state {
-            State::HalfOpen { started, busy, .. } => {
+            State::HalfOpen {
+                class,
+                started,
+                busy,
+                late_at,
+                ..
+            } => {
                 self.detach(idx);
                 self.connects += 1;
                 let (open, total) = (self.open() + 1, self.total() + 1);
-                self.ctl
-                    .on_outcome(started, Outcome::Success, busy, open, total, now);
+                self.ctl.on_rtt(now.saturating_duration_since(started));
+                if late_at.is_some() {
+                    self.ctl
+                        .on_outcome(started, Outcome::Success, class, busy, open, total, now);
+                }
                 let e = self.entry_mut(idx);
                 e.ever_connected = true;
                 e.failures = 0;
@@ -430,21 +454,26 @@ impl<A: Clone + Eq + Hash> Pool<A> {
     /// event arrives.
     pub fn next_timeout(&self) -> Option<Instant> {
         let mut next = self.half_open.first_key_value().map(|(k, _)| k.0);
+        if let Some((k, _)) = self.fresh.first_key_value() {
+            next = Some(next.map_or(k.0, |n| n.min(k.0)));
+        }
         let mut consider = |t: Option<Instant>| {
             if let Some(t) = t {
                 next = Some(next.map_or(t, |n: Instant| n.min(t)));
             }
         };
-        let h_room = self.half_open.len() < self.ctl.half_open_limit();
+        let h_room = self.weighted_half_open() < self.ctl.half_open_limit()
+            && self.half_open.len() < self.config.max_half_open;
         let c_room = self.total() < self.ctl.connection_limit();
-        let wants = !self.ready.is_empty() || !self.waiting.is_empty();
-        if h_room && c_room {
-            if !self.ready.is_empty() {
-                consider(self.tokens_at());
-            }
+        if h_room {
             consider(self.waiting.first_key_value().map(|(k, _)| k.0));
-        } else if h_room && wants {
-            consider(self.ctl.probe_at(self.total()));
+            if !self.ready.is_empty() {
+                if c_room {
+                    consider(self.tokens_at());
+                } else {
+                    consider(self.ctl.probe_at(self.total()));
+                }
+            }
         }
         next
     }
@@ -490,6 +519,7 @@ impl<A: Clone + Eq + Hash> Pool<A> {
             backing_off: self.waiting.len() - self.banned_idle,
             banned: self.banned_idle,
             half_open: self.half_open.len(),
+            overdue: self.half_open.len() - self.fresh.len(),
             connected_out: self.connected_out,
             connected_in: self.connected_in,
             dials: self.dials,
@@ -497,6 +527,8 @@ impl<A: Clone + Eq + Hash> Pool<A> {
             failures: self.failures,
             timeouts: self.timeouts,
             congestion_events: self.ctl.congestion_events,
+            expected_loss_permille: self.ctl.expected_loss_permille(),
+            connect_rtt_ms: self.ctl.connect_rtt_ms(),
         }
     }
 
@@ -510,9 +542,22 @@ impl<A: Clone + Eq + Hash> Pool<A> {
         self.open() + self.half_open.len()
     }
 
+    /// Half-open attempts as the adaptive limit counts them: overdue ones
+    /// (probably lost) count half. Counting them fully would stall dialling
+    /// for a whole connect timeout after every cut; not at all would let
+    /// attempts to dead addresses pile up.
+    fn weighted_half_open(&self) -> usize {
+        let overdue = self.half_open.len() - self.fresh.len();
+        self.fresh.len() + overdue.div_ceil(2)
+    }
+
     /// What stops a ready address from being dialled now, if anything.
     fn blocked(&self) -> Option<Reason> {
         let limit = self.ctl.half_open_limit();
+        if self.weighted_half_open() >= limit {
+            return Some(Reason::HalfOpenLimit { limit });
+        }
+        let limit = self.config.max_half_open;
         if self.half_open.len() >= limit {
             return Some(Reason::HalfOpenLimit { limit });
         }
@@ -553,6 +598,12 @@ impl<A: Clone + Eq + Hash> Pool<A> {
             self.tokens = (self.tokens + dt * rate).min(rate.max(1.0));
         }
         self.now = Some(now);
+        while let Some((&(late_at, _), &idx)) = self.fresh.first_key_value() {
+            if late_at > now {
+                break;
+            }
+            self.overdue(idx, now);
+        }
         while let Some((&(deadline, _), &idx)) = self.half_open.first_key_value() {
             if deadline > now {
                 break;
@@ -580,8 +631,44 @@ impl<A: Clone + Eq + Hash> Pool<A> {
         now
     }
 
+    /// An attempt got no answer in the time answers usually take: count it
+    /// as lost now (the controller learns within round trips, not at the
+    /// connect timeout) and stop counting it against the adaptive limit. It
+    /// stays half-open, within `max_half_open`, until it ends or times out.
+    fn overdue(&mut self, idx: usize, now: Instant) {
+        let seq = self.entry(idx).seq;
+        let State::HalfOpen {
+            class,
+            started,
+            deadline,
+            late_at: Some(late_at),
+            busy,
+        } = self.entry(idx).state
+        else {
+            return;
+        };
+        self.fresh.remove(&(late_at, seq));
+        self.entry_mut(idx).state = State::HalfOpen {
+            class,
+            started,
+            deadline,
+            late_at: None,
+            busy,
+        };
+        let (open, total) = (self.open(), self.total());
+        self.ctl
+            .on_outcome(started, Outcome::Timeout, class, busy, open, total, now);
+    }
+
     fn fail(&mut self, idx: usize, reason: FailReason, now: Instant) {
-        let State::HalfOpen { started, busy, .. } = self.entry(idx).state else {
+        let State::HalfOpen {
+            class,
+            started,
+            busy,
+            late_at,
+            ..
+        } = self.entry(idx).state
+        else {
             return;
         };
         self.detach(idx);
@@ -592,9 +679,11 @@ impl<A: Clone + Eq + Hash> Pool<A> {
         } else {
             Outcome::Failure
         };
-        let (open, total) = (self.open(), self.total());
-        self.ctl
-            .on_outcome(started, outcome, busy, open, total, now);
+        if late_at.is_some() {
+            let (open, total) = (self.open(), self.total());
+            self.ctl
+                .on_outcome(started, outcome, class, busy, open, total, now);
+        }
         let e = self.entry_mut(idx);
         e.failures = e.failures.saturating_add(1);
         self.wait_after_failure(idx, now);
@@ -681,8 +770,13 @@ impl<A: Clone + Eq + Hash> Pool<A> {
                     self.banned_idle -= 1;
                 }
             }
-            State::HalfOpen { deadline, .. } => {
+            State::HalfOpen {
+                deadline, late_at, ..
+            } => {
                 self.half_open.remove(&(deadline, seq));
+                if let Some(t) = late_at {
+                    self.fresh.remove(&(t, seq));
+                }
             }
             State::Connected { inbound } => {
                 if inbound {

@@ -127,7 +127,7 @@ impl fmt::Display for Reason {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct PoolStats {
-    /// Effective (learned) half-open limit.
+    /// Effective (learned) limit on half-open attempts that are not overdue.
     pub half_open_limit: usize,
     /// Effective (learned) limit on open plus half-open connections.
     pub connection_limit: usize,
@@ -143,6 +143,10 @@ pub struct PoolStats {
     pub banned: usize,
     /// Outbound attempts in progress.
     pub half_open: usize,
+    /// Of those, attempts unanswered for longer than answers usually take:
+    /// probably lost. They no longer count against the adaptive half-open
+    /// limit, only against `max_half_open`.
+    pub overdue: usize,
     /// Open connections we dialled.
     pub connected_out: usize,
     /// Open connections the remote side dialled.
@@ -157,6 +161,13 @@ pub struct PoolStats {
     pub timeouts: u64,
     /// Times the pool decided the network was congested and cut its limits.
     pub congestion_events: u64,
+    /// Share of attempts, in thousandths, the pool expects to go unanswered
+    /// when the network is not congested (dead addresses). Congestion is
+    /// declared when clearly more than this go unanswered.
+    pub expected_loss_permille: u32,
+    /// Smoothed time an attempt takes to connect, in milliseconds (0 before
+    /// the first connect). Attempts unanswered for much longer are overdue.
+    pub connect_rtt_ms: u32,
 }
 
 impl PoolStats {
