@@ -21,7 +21,7 @@ use crate::choker::{ChokeCandidate, Choker};
 use crate::picker::Picker;
 use crate::rng::SmallRng;
 use crate::storage::Store;
-use crate::torrent::{Active, PeerCmd, Torrent};
+use crate::torrent::{Active, BanKey, PeerCmd, Torrent};
 use crate::types::{Event, TorrentState};
 
 /// Commands to a torrent's driver.
@@ -289,7 +289,7 @@ impl Driver {
                 let now = Instant::now();
                 let banned = self.torrent.lock().banned.clone();
                 for a in addrs {
-                    if !banned.contains(&a.ip()) && Some(a) != self.own_addr() {
+                    if !banned.contains(&BanKey::of(a)) && Some(a) != self.own_addr() {
                         self.pool.add_candidate(a, PoolSource::Exchange, now);
                     }
                 }
@@ -307,7 +307,7 @@ impl Driver {
                     reason: CloseReason::Remote,
                 };
                 self.pool.on_closed(&addr, info, Instant::now());
-                if self.torrent.lock().banned.contains(&addr.ip()) {
+                if self.torrent.lock().banned.contains(&BanKey::of(addr)) {
                     self.pool.ban(&addr, Instant::now());
                 }
                 self.dial();
@@ -558,7 +558,7 @@ impl Driver {
                 let banned = self.torrent.lock().banned.clone();
                 let own = self.own_addr();
                 for p in peers {
-                    if !banned.contains(&p.ip()) && Some(p) != own && !is_self(p, own) {
+                    if !banned.contains(&BanKey::of(p)) && Some(p) != own && !is_self(p, own) {
                         self.pool.add_candidate(p, PoolSource::Tracker, now);
                     }
                 }

@@ -149,6 +149,7 @@ pub(crate) async fn run(
         last_recv: Instant::now(),
         setup_done: false,
         decoder: MessageDecoder::default(),
+        paced_until: None,
     };
     let reason = conn.run(rd, leftover, rx).await;
     writer.abort();
@@ -183,6 +184,14 @@ struct Conn {
     last_recv: Instant,
     setup_done: bool,
     decoder: MessageDecoder,
+    paced_until: Option<Instant>,
+}
+
+async fn pace(until: Option<Instant>) {
+    match until {
+        Some(t) => tokio::time::sleep_until(t.into()).await,
+        None => std::future::pending().await,
+    }
 }
 
 impl Conn {
@@ -230,6 +239,7 @@ impl Conn {
                     Some(cmd) => if let Err(reason) = self.on_cmd(cmd) { return reason },
                 },
                 _ = tick.tick() => if let Err(reason) = self.on_tick() { return reason },
+                _ = pace(self.paced_until) => {}
             }
         }
     }
@@ -344,6 +354,12 @@ impl Conn {
         if !self.am_interested || self.has.is_empty() {
             return;
         }
+        if let Some(t) = self.paced_until {
+            if Instant::now() < t {
+                return;
+            }
+            self.paced_until = None;
+        }
         if self.peer_choking && self.allowed_fast.is_empty() {
             return;
         }
@@ -381,12 +397,21 @@ impl Conn {
             return;
         }
         let limiters = [&self.torrent.down_limit, &self.torrent.session.down_limit];
+        let limited = limiters.iter().any(|l| l.rate().is_some());
         let mut out = BytesMut::with_capacity(blocks.len() * 17);
         let now = Instant::now();
-        for b in blocks {
-            for l in &limiters {
-                // Download limits work by pacing requests; the debt delays the next ones.
-                let _ = l.delay(u64::from(b.len));
+        let mut blocks = blocks.into_iter();
+        for b in blocks.by_ref() {
+            if limited {
+                // Download limits pace requests: once in debt, wait before asking for more.
+                let wait = limiters
+                    .iter()
+                    .map(|l| l.delay(u64::from(b.len)))
+                    .max()
+                    .unwrap_or_default();
+                if !wait.is_zero() {
+                    self.paced_until = Some(now + wait);
+                }
             }
             Message::Request(BlockRequest {
                 index: b.piece,
@@ -396,6 +421,19 @@ impl Conn {
             .encode(&mut out);
             self.outstanding.insert(b, now);
             self.order.push_back(b);
+            if self.paced_until.is_some() {
+                break;
+            }
+        }
+        // Blocks picked but not requested go back to the picker.
+        let rest: Vec<BlockRef> = blocks.collect();
+        if !rest.is_empty() {
+            let mut st = self.torrent.lock();
+            if let Some(p) = st.picker.as_mut() {
+                for b in &rest {
+                    p.cancel(b);
+                }
+            }
         }
         let _ = self.out.send(Out::Msg(out.freeze()));
     }
@@ -537,7 +575,6 @@ impl Conn {
         self.counters
             .downloaded
             .fetch_add(data.len() as u64, Ordering::Relaxed);
-        let ip = self.addr.ip();
         let mut to_verify = None;
         let mut endgame = false;
         {
@@ -557,7 +594,7 @@ impl Conn {
                     });
                     let start = begin as usize;
                     buf.data[start..start + data.len()].copy_from_slice(&data);
-                    buf.from.insert(ip);
+                    buf.from.insert(self.addr);
                     if done {
                         to_verify = st.bufs.remove(&index);
                     }

@@ -6,6 +6,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
+
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -24,6 +25,24 @@ use crate::types::{Event, Stats, TorrentState};
 /// Strikes after which a peer's address is banned (a piece it alone sent failing counts 2,
 /// a failing piece it shared counts 1, a passing piece it helped with takes 1 off).
 pub(crate) const BAN_STRIKES: u32 = 4;
+
+/// Who a ban applies to: the IP address, except on loopback where every peer shares one
+/// address and only the address with its port tells them apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum BanKey {
+    Ip(IpAddr),
+    Addr(SocketAddr),
+}
+
+impl BanKey {
+    pub fn of(addr: SocketAddr) -> BanKey {
+        if addr.ip().is_loopback() {
+            BanKey::Addr(addr)
+        } else {
+            BanKey::Ip(addr.ip())
+        }
+    }
+}
 
 /// Commands to one peer task.
 #[derive(Debug, Clone)]
@@ -73,7 +92,7 @@ pub(crate) struct PeerEntry {
 #[derive(Debug)]
 pub(crate) struct PieceBuf {
     pub data: Vec<u8>,
-    pub from: HashSet<IpAddr>,
+    pub from: HashSet<SocketAddr>,
 }
 
 /// Metadata being fetched with ut_metadata (BEP 9).
@@ -99,8 +118,8 @@ pub(crate) struct State {
     pub bufs: HashMap<u32, PieceBuf>,
     pub peers: HashMap<u64, PeerEntry>,
     pub next_peer: u64,
-    pub strikes: HashMap<IpAddr, u32>,
-    pub banned: HashSet<IpAddr>,
+    pub strikes: HashMap<BanKey, u32>,
+    pub banned: HashSet<BanKey>,
     pub status: TorrentState,
     pub metadata: Option<MetadataFetch>,
     pub downloaded: u64,
@@ -202,7 +221,7 @@ impl Torrent {
     ) -> Option<(u64, Arc<PeerCounters>)> {
         let mut st = self.lock();
         if !self.running.load(Ordering::Relaxed)
-            || st.banned.contains(&addr.ip())
+            || st.banned.contains(&BanKey::of(addr))
             || st.peers.len() >= self.session.config.max_peers_per_torrent
             || st.peers.values().any(|p| p.addr == addr)
         {
@@ -291,14 +310,14 @@ impl Torrent {
         });
     }
 
-    fn piece_checked(&self, piece: u32, result: crate::Result<bool>, from: HashSet<IpAddr>) {
+    fn piece_checked(&self, piece: u32, result: crate::Result<bool>, from: HashSet<SocketAddr>) {
         let mut events = Vec::new();
         let mut st = self.lock();
         st.hashing -= 1;
         match result {
             Ok(true) => {
-                for ip in &from {
-                    if let Some(s) = st.strikes.get_mut(ip) {
+                for addr in &from {
+                    if let Some(s) = st.strikes.get_mut(&BanKey::of(*addr)) {
                         *s = s.saturating_sub(1);
                     }
                 }
@@ -320,11 +339,12 @@ impl Torrent {
                 }
                 events.push(Event::PieceFailed { piece });
                 let weight = if from.len() == 1 { 2 } else { 1 };
-                for ip in from {
-                    let s = st.strikes.entry(ip).or_insert(0);
+                for addr in from {
+                    let key = BanKey::of(addr);
+                    let s = st.strikes.entry(key).or_insert(0);
                     *s += weight;
-                    if *s >= BAN_STRIKES && st.banned.insert(ip) {
-                        for p in st.peers.values().filter(|p| p.addr.ip() == ip) {
+                    if *s >= BAN_STRIKES && st.banned.insert(key) {
+                        for p in st.peers.values().filter(|p| BanKey::of(p.addr) == key) {
                             let _ =
                                 p.tx.send(PeerCmd::Close("sent data that failed hash checks"));
                             events.push(Event::PeerBanned { addr: p.addr });

@@ -27,7 +27,7 @@ pub fn parse_rate(s: &str) -> Result<u64, String> {
         _ => return Err(format!("{s:?} has an unknown unit (use k, M or G)")),
     };
     let v = n * mult;
-    if v.is_nan() || v < 1.0 || v > 1e15 {
+    if v.is_nan() || !(1.0..=1e15).contains(&v) {
         return Err(format!("{s:?} is not a usable rate"));
     }
     Ok(v as u64)
