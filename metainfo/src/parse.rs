@@ -105,28 +105,33 @@ fn int_at(dict: &Dict<'_>, key: &[u8], name: &str) -> Result<Option<i64>> {
     }
 }
 
-/// A non-negative length under `key`.
-fn length_at(dict: &Dict<'_>, name: &str) -> Result<u64> {
+/// The name of a key, made only when an error needs it (parsing stays allocation-light).
+type Key<'k> = &'k dyn Fn() -> String;
+
+/// A non-negative `length` in `dict`; `name` names it in errors.
+fn length_at(dict: &Dict<'_>, name: Key<'_>) -> Result<u64> {
     match dict.get(b"length") {
-        None => Err(Error::missing(name)),
-        Some(Value::Int(n)) if *n < 0 => Err(Error::invalid(name, format!("negative length {n}"))),
+        None => Err(Error::missing(name())),
+        Some(Value::Int(n)) if *n < 0 => {
+            Err(Error::invalid(name(), format!("negative length {n}")))
+        }
         Some(Value::Int(n)) => {
             let n = *n as u64;
             if n > MAX_FILE_LENGTH {
                 Err(Error::invalid(
-                    name,
+                    name(),
                     format!("{n} bytes is more than the {MAX_FILE_LENGTH} allowed"),
                 ))
             } else {
                 Ok(n)
             }
         }
-        Some(other) => Err(Error::wrong_type(name, "integer", other)),
+        Some(other) => Err(Error::wrong_type(name(), "integer", other)),
     }
 }
 
 /// The length of a file entry; a symlink (attribute `l`) may leave it out.
-fn symlink_length(dict: &Dict<'_>, attr: &[u8], name: &str) -> Result<u64> {
+fn symlink_length(dict: &Dict<'_>, attr: &[u8], name: Key<'_>) -> Result<u64> {
     if attr.contains(&b'l') && dict.get(b"length").is_none() {
         return Ok(0);
     }
@@ -149,16 +154,16 @@ struct RawFile<'a> {
     no_path: bool,
 }
 
-fn string_list<'a>(value: &Value<'a>, key: &str) -> Result<Vec<&'a [u8]>> {
+fn string_list<'a>(value: &Value<'a>, key: Key<'_>) -> Result<Vec<&'a [u8]>> {
     let list = value
         .as_list()
-        .ok_or_else(|| Error::wrong_type(key, "list", value))?;
+        .ok_or_else(|| Error::wrong_type(key(), "list", value))?;
     list.iter()
         .enumerate()
         .map(|(i, v)| {
             v.as_bytes().ok_or_else(|| {
                 Error::invalid(
-                    format!("{key}[{i}]"),
+                    format!("{}[{i}]", key()),
                     format!("path element is a {} (possible exploit attempt)", v.kind()),
                 )
             })
@@ -172,14 +177,14 @@ fn attributes<'a>(dict: &Dict<'a>) -> &'a [u8] {
         .unwrap_or_default()
 }
 
-fn symlink_target(dict: &Dict<'_>, attr: &[u8], key: &str) -> Result<Option<Vec<String>>> {
+fn symlink_target(dict: &Dict<'_>, attr: &[u8], key: Key<'_>) -> Result<Option<Vec<String>>> {
     if !attr.contains(&b'l') {
         return Ok(None);
     }
     match dict.get(b"symlink path") {
         None => Ok(None),
         Some(v) => {
-            let parts = string_list(v, &format!("{key}.symlink path"))?;
+            let parts = string_list(v, &|| format!("{}.symlink path", key()))?;
             Ok(Some(sanitize_path(parts)))
         }
     }
@@ -198,18 +203,25 @@ fn v1_files<'a>(info: &Dict<'a>) -> Result<Option<Vec<RawFile<'a>>>> {
         }
         let mut out = Vec::with_capacity(list.len());
         for (i, entry) in list.iter().enumerate() {
-            let key = format!("info.files[{i}]");
+            let key = || format!("info.files[{i}]");
             let dict = entry
                 .as_dict()
-                .ok_or_else(|| Error::wrong_type(&key, "dictionary", entry))?;
+                .ok_or_else(|| Error::wrong_type(key(), "dictionary", entry))?;
             let attr = attributes(dict);
-            let pad = attr.contains(&b'p');
-            let mut length = symlink_length(dict, attr, &format!("{key}.length"))?;
+            // BitComet-era pad files carry no attribute, only this name (libtorrent agrees).
+            let legacy_pad = dict
+                .get(b"path")
+                .and_then(Value::as_list)
+                .and_then(|l| l.items().last())
+                .and_then(Value::as_bytes)
+                .is_some_and(|n| n.starts_with(b"_____padding_file_"));
+            let pad = attr.contains(&b'p') || legacy_pad;
+            let mut length = symlink_length(dict, attr, &|| format!("{}.length", key()))?;
             let path_value = dict.get(b"path.utf-8").or_else(|| dict.get(b"path"));
             let (raw_path, no_path) = match path_value {
-                Some(v) => (string_list(v, &format!("{key}.path"))?, false),
+                Some(v) => (string_list(v, &|| format!("{}.path", key()))?, false),
                 None if pad => (Vec::new(), true),
-                None => return Err(Error::missing(format!("{key}.path"))),
+                None => return Err(Error::missing(format!("{}.path", key()))),
             };
             let symlink = symlink_target(dict, attr, &key)?;
             if symlink.is_some() {
@@ -230,8 +242,8 @@ fn v1_files<'a>(info: &Dict<'a>) -> Result<Option<Vec<RawFile<'a>>>> {
         Ok(Some(out))
     } else if info.get(b"length").is_some() {
         let attr = attributes(info);
-        let mut length = symlink_length(info, attr, "info.length")?;
-        let symlink = symlink_target(info, attr, "info")?;
+        let mut length = symlink_length(info, attr, &|| "info.length".into())?;
+        let symlink = symlink_target(info, attr, &|| "info".into())?;
         if symlink.is_some() {
             length = 0;
         }
@@ -290,11 +302,10 @@ fn walk_tree<'a>(
                     "a file entry may not also be a directory",
                 ));
             }
-            let key = tree_key(stack);
             let props = props
                 .as_dict()
-                .ok_or_else(|| Error::wrong_type(&key, "dictionary", props))?;
-            out.push(v2_file(props, stack, &key)?);
+                .ok_or_else(|| Error::wrong_type(tree_key(stack), "dictionary", props))?;
+            out.push(v2_file(props, stack)?);
             if out.len() > MAX_FILES {
                 return Err(Error::invalid("info.file tree", "too many files"));
             }
@@ -308,16 +319,17 @@ fn walk_tree<'a>(
     Ok(())
 }
 
-fn v2_file<'a>(props: &Dict<'a>, stack: &[&'a [u8]], key: &str) -> Result<RawFile<'a>> {
+fn v2_file<'a>(props: &Dict<'a>, stack: &[&'a [u8]]) -> Result<RawFile<'a>> {
+    let key = || tree_key(stack);
     let attr = attributes(props);
     if attr.contains(&b'p') {
         return Err(Error::invalid(
-            key,
+            key(),
             "a file in the v2 file tree has the pad attribute",
         ));
     }
-    let mut length = symlink_length(props, attr, &format!("{key}.length"))?;
-    let symlink = symlink_target(props, attr, key)?;
+    let mut length = symlink_length(props, attr, &|| format!("{}.length", key()))?;
+    let symlink = symlink_target(props, attr, &key)?;
     if symlink.is_some() {
         length = 0;
     }
@@ -329,13 +341,13 @@ fn v2_file<'a>(props: &Dict<'a>, stack: &[&'a [u8]], key: &str) -> Result<RawFil
         }
         Some(Value::Bytes(b)) => {
             return Err(Error::invalid(
-                format!("{key}.pieces root"),
+                format!("{}.pieces root", key()),
                 format!("{} bytes, expected 32", b.len()),
             ));
         }
         Some(other) => {
             return Err(Error::wrong_type(
-                format!("{key}.pieces root"),
+                format!("{}.pieces root", key()),
                 "byte string",
                 other,
             ));
@@ -347,11 +359,11 @@ fn v2_file<'a>(props: &Dict<'a>, stack: &[&'a [u8]], key: &str) -> Result<RawFil
             Some(root) if root != [0; 32] => Some(root),
             Some(_) => {
                 return Err(Error::invalid(
-                    format!("{key}.pieces root"),
+                    format!("{}.pieces root", key()),
                     "all zeros (a file with data needs a root hash)",
                 ));
             }
-            None => return Err(Error::missing(format!("{key}.pieces root"))),
+            None => return Err(Error::missing(format!("{}.pieces root", key()))),
         }
     } else {
         None

@@ -7,12 +7,12 @@
 //!   a path left with no component becomes `["_"]`;
 //! - control characters and invalid UTF-8 become `_`; `:` of a drive prefix (`C:`) becomes
 //!   `_`; Windows reserved device names (`CON`, `nul.txt`, `COM1`...) get a `_` suffix;
-//! - components longer than 240 bytes are shortened, keeping the extension;
+//! - components longer than 240 bytes are shortened to 240 bytes plus the extension;
 //! - duplicate paths get `.1`, `.2`, ... before the extension (at most 100 tries).
 
 use std::collections::HashSet;
 
-/// Longest component kept, in bytes (file systems allow 255).
+/// Longest stem kept, in bytes (plus an extension of up to 15; file systems allow 255).
 const MAX_COMPONENT: usize = 240;
 
 /// How many renames are tried for one duplicate path before giving up.
@@ -32,6 +32,19 @@ pub(crate) const MAX_DUPLICATE_TRIES: usize = 100;
 pub fn sanitize_component(raw: &[u8]) -> Option<String> {
     if raw.is_empty() {
         return Some("_".to_owned());
+    }
+    // The common case: short printable UTF-8 with nothing to change.
+    if raw.len() <= MAX_COMPONENT
+        && raw != b"."
+        && raw != b".."
+        && raw
+            .iter()
+            .all(|&b| b >= 0x20 && b != 0x7f && b != b'/' && b != b'\\' && b != b':')
+        && let Ok(text) = std::str::from_utf8(raw)
+        && !text.chars().any(char::is_control)
+        && !is_windows_reserved(text)
+    {
+        return Some(text.to_owned());
     }
     let text = String::from_utf8_lossy(raw);
     let mut out = String::with_capacity(text.len());
@@ -62,26 +75,35 @@ pub fn sanitize_component(raw: &[u8]) -> Option<String> {
 }
 
 fn is_windows_reserved(name: &str) -> bool {
-    let stem = name.split('.').next().unwrap_or(name).trim_end();
-    let upper = stem.to_ascii_uppercase();
-    matches!(upper.as_str(), "CON" | "PRN" | "AUX" | "NUL")
-        || ((upper.starts_with("COM") || upper.starts_with("LPT"))
-            && upper.len() == 4
-            && upper.as_bytes()[3].is_ascii_digit()
-            && upper.as_bytes()[3] != b'0')
+    let stem = name.split('.').next().unwrap_or(name).trim_end().as_bytes();
+    match stem.len() {
+        3 => ["CON", "PRN", "AUX", "NUL"]
+            .iter()
+            .any(|r| stem.eq_ignore_ascii_case(r.as_bytes())),
+        4 => {
+            (stem[..3].eq_ignore_ascii_case(b"COM") || stem[..3].eq_ignore_ascii_case(b"LPT"))
+                && (b'1'..=b'9').contains(&stem[3])
+        }
+        _ => false,
+    }
 }
 
-/// Shortens a long component to at most `MAX_COMPONENT` bytes, keeping a short extension.
+/// Shortens a long component: the stem to `MAX_COMPONENT` bytes, keeping an extension
+/// of up to 15 bytes (so the result stays within the 255 bytes file systems allow).
 fn shorten(name: &str) -> String {
     let ext = match name.rfind('.') {
-        Some(i) if name.len() - i <= 16 && i > 0 => &name[i..],
+        Some(i) if name.len() - i <= 15 && i > 0 => &name[i..],
         _ => "",
     };
-    let mut cut = MAX_COMPONENT - ext.len();
-    while !name.is_char_boundary(cut) {
+    let stem = &name[..name.len() - ext.len()];
+    if stem.len() <= MAX_COMPONENT {
+        return name.to_owned();
+    }
+    let mut cut = MAX_COMPONENT;
+    while !stem.is_char_boundary(cut) {
         cut -= 1;
     }
-    format!("{}{ext}", &name[..cut])
+    format!("{}{ext}", &stem[..cut])
 }
 
 /// Sanitises a list of raw components (see the module rules).
@@ -109,33 +131,39 @@ fn with_suffix(path: &[String], n: usize) -> Vec<String> {
 /// earlier file, gets a `.N` suffix. Pad files take part so they never collide either.
 /// Errors (with the path) when a path needs more than [`MAX_DUPLICATE_TRIES`] renames.
 pub(crate) fn make_unique(paths: &mut [Vec<String>]) -> Result<(), String> {
-    // Lowercase is not used: case-sensitive file systems are the norm for torrents, and
-    // libtorrent compares exactly too.
-    let mut files: HashSet<Vec<String>> = HashSet::with_capacity(paths.len());
-    let mut dirs: HashSet<Vec<String>> = HashSet::new();
-    for path in paths.iter() {
-        for i in 1..path.len() {
-            dirs.insert(path[..i].to_vec());
+    // Paths joined with NUL, which no sanitised component contains, so that folders
+    // are prefixes ending at a NUL. Comparison is exact (case-sensitive), as libtorrent's.
+    let joined: Vec<String> = paths.iter().map(|p| p.join("\0")).collect();
+    let mut dirs: HashSet<&str> = HashSet::new();
+    let mut previous = "";
+    for j in &joined {
+        for (end, _) in j.match_indices('\0') {
+            // Sorted file lists repeat the folders of the previous path: skip those.
+            let same = previous.as_bytes().get(end) == Some(&0) && previous[..end] == j[..end];
+            if !same {
+                dirs.insert(&j[..end]);
+            }
         }
+        previous = j;
     }
-    for path in paths.iter_mut() {
-        if !files.contains(path) && !dirs.contains(path) {
-            files.insert(path.clone());
+    let mut files: HashSet<String> = HashSet::with_capacity(paths.len());
+    for (path, j) in paths.iter_mut().zip(&joined) {
+        if !dirs.contains(j.as_str()) && !files.contains(j) {
+            files.insert(j.clone());
             continue;
         }
         let mut renamed = None;
         for n in 1..=MAX_DUPLICATE_TRIES {
             let candidate = with_suffix(path, n);
-            if !files.contains(&candidate) && !dirs.contains(&candidate) {
+            let key = candidate.join("\0");
+            if !files.contains(&key) && !dirs.contains(key.as_str()) {
+                files.insert(key);
                 renamed = Some(candidate);
                 break;
             }
         }
         match renamed {
-            Some(p) => {
-                files.insert(p.clone());
-                *path = p;
-            }
+            Some(p) => *path = p,
             None => {
                 return Err(format!(
                     "too many files named {:?} (more than {MAX_DUPLICATE_TRIES} duplicates)",
@@ -173,10 +201,10 @@ mod tests {
     fn long_component_keeps_extension() {
         let long = "a".repeat(300) + ".mkv";
         let out = sanitize_component(long.as_bytes()).unwrap();
-        assert_eq!(out.len(), MAX_COMPONENT);
+        assert_eq!(out.len(), MAX_COMPONENT + 4);
         assert!(out.ends_with("a.mkv"));
         let wide = "é".repeat(200);
-        assert!(sanitize_component(wide.as_bytes()).unwrap().len() <= MAX_COMPONENT);
+        assert!(sanitize_component(wide.as_bytes()).unwrap().len() <= 255);
     }
 
     #[test]

@@ -93,3 +93,62 @@ fn every_corpus_file_gets_its_verdict_and_info_hashes() {
         failures.join("\n")
     );
 }
+
+/// Files where shoal's (non-pad) paths knowingly differ from libtorrent 2.0.8's. In
+/// `v2_invalid_filename2` a v2 file named `/` collides with the folder `test`:
+/// libtorrent lists a file at the torrent folder's own path, shoal renames it `_.1`.
+const PATH_DIFFERENCES: &[&str] = &["v2_invalid_filename2.torrent"];
+
+#[test]
+fn info_hashes_pieces_sizes_and_paths_match_libtorrent() {
+    let vectors = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/vectors/libtorrent-2.0.8.tsv"),
+    )
+    .unwrap();
+    let mut failures = Vec::new();
+    let mut path_diffs = Vec::new();
+    let mut rows = 0;
+    for line in vectors.lines().skip(1) {
+        let c: Vec<&str> = line.split('\t').collect();
+        let (file, v1, v2, pieces, total, paths) = (c[0], c[1], c[2], c[3], c[4], c[5]);
+        rows += 1;
+        let meta = match Metainfo::from_bytes(&std::fs::read(corpus().join(file)).unwrap()) {
+            Ok(m) => m,
+            Err(e) => {
+                failures.push(format!("{file}: {e}"));
+                continue;
+            }
+        };
+        let ih = meta.info_hash();
+        let hex = |h: Option<Vec<u8>>| h.map_or("-".to_owned(), |h| to_hex(&h));
+        if hex(ih.v1().map(Vec::from)) != v1 || hex(ih.v2().map(Vec::from)) != v2 {
+            failures.push(format!("{file}: {ih:?}, libtorrent {v1} {v2}"));
+        }
+        if meta.num_pieces().to_string() != pieces || meta.total_length().to_string() != total {
+            failures.push(format!(
+                "{file}: {} pieces {} bytes, libtorrent {pieces} {total}",
+                meta.num_pieces(),
+                meta.total_length()
+            ));
+        }
+        let ours: Vec<String> = meta
+            .files()
+            .iter()
+            .filter(|f| !f.pad)
+            .map(|f| f.display_path())
+            .collect();
+        if ours.join("|") != paths {
+            path_diffs.push(file.rsplit('/').next().unwrap().to_owned());
+            if !PATH_DIFFERENCES.contains(&file.rsplit('/').next().unwrap()) {
+                failures.push(format!("{file}: paths {ours:?}\n  libtorrent {paths}"));
+            }
+        }
+    }
+    assert!(rows > 90, "{rows} vectors");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert_eq!(
+        path_diffs.len(),
+        PATH_DIFFERENCES.len(),
+        "stale list: {path_diffs:?}"
+    );
+}

@@ -1,0 +1,85 @@
+//! Parsing speed: a v1 .torrent of 20,000 pieces and 5,000 files (nested folders),
+//! a hybrid one of the same shape, and a magnet link.
+//!
+//! `cargo bench -p shoal-metainfo --bench parse -- --warm-up-time 1 --measurement-time 3`
+
+use bencode::{Dict, List, Value};
+use criterion::{Criterion, criterion_group, criterion_main};
+use shoal_metainfo::{Magnet, Metainfo};
+use std::hint::black_box;
+
+const FILES: usize = 5_000;
+const PIECES: usize = 20_000;
+const PIECE_LENGTH: i64 = 16_384;
+
+/// File `i` lives at `dir{i/500}/sub{i/50%10}/file-{i}.bin`.
+fn names() -> Vec<[String; 3]> {
+    (0..FILES)
+        .map(|i| {
+            [
+                format!("dir{:02}", i / 500),
+                format!("sub{}", i / 50 % 10),
+                format!("file-{i:05}.bin"),
+            ]
+        })
+        .collect()
+}
+
+fn v1_torrent() -> Vec<u8> {
+    let names = names();
+    let pieces: Vec<u8> = (0..PIECES * 20).map(|i| (i * 7 % 251) as u8).collect();
+    let per_file = PIECES as i64 * PIECE_LENGTH / FILES as i64;
+    let mut files = List::new();
+    for n in &names {
+        let mut d = Dict::new();
+        d.insert(b"length", Value::Int(per_file));
+        d.insert(
+            b"path",
+            Value::List(List::from(
+                n.iter()
+                    .map(|c| Value::Bytes(c.as_bytes()))
+                    .collect::<Vec<_>>(),
+            )),
+        );
+        files.push(Value::Dict(d));
+    }
+    let mut info = Dict::new();
+    info.insert(b"files", Value::List(files));
+    info.insert(b"name", Value::Bytes(b"big"));
+    info.insert(b"piece length", Value::Int(PIECE_LENGTH));
+    info.insert(b"pieces", Value::Bytes(&pieces));
+    let mut top = Dict::new();
+    top.insert(b"announce", Value::Bytes(b"http://127.0.0.1:6969/announce"));
+    top.insert(b"info", Value::Dict(info));
+    bencode::encode(&Value::Dict(top))
+}
+
+fn bench(c: &mut Criterion) {
+    let v1 = v1_torrent();
+    let meta = Metainfo::from_bytes(&v1).unwrap();
+    assert_eq!(meta.num_pieces() as usize, PIECES);
+    assert_eq!(meta.files().len(), FILES);
+    c.bench_function("parse v1 20k pieces 5k files", |b| {
+        b.iter(|| Metainfo::from_bytes(black_box(&v1)).unwrap())
+    });
+
+    let hybrid = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../testdata/corpus/bep52-test-torrents/bittorrent-v2-hybrid-test.torrent"
+    ))
+    .unwrap();
+    c.bench_function(
+        "parse BEP 52 hybrid reference (1715 pieces, layers checked)",
+        |b| b.iter(|| Metainfo::from_bytes(black_box(&hybrid)).unwrap()),
+    );
+
+    let magnet = "magnet:?xt=urn:btih:631a31dd0a46257d5078c0dee4e66e26f73e42ac\
+        &xt=urn:btmh:1220d8dd32ac93357c368556af3ac1d95c9d76bd0dff6fa9833ecdac3d53134efabb\
+        &dn=bittorrent-v1-v2-hybrid-test&tr=udp%3A%2F%2F127.0.0.1%3A6969";
+    c.bench_function("parse magnet", |b| {
+        b.iter(|| Magnet::parse(black_box(magnet)).unwrap())
+    });
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
