@@ -298,6 +298,7 @@ impl FromStr for Magnet {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn base32_and_hex_give_the_same_hash() {
@@ -321,6 +322,57 @@ mod tests {
         assert_eq!(m.peers, ["127.0.0.1:6881"]);
         assert_eq!(m.extra, [("foo".to_owned(), "bar".to_owned())]);
         assert_eq!(Magnet::parse(&m.to_string()).unwrap(), m);
+    }
+
+    fn any_info_hash() -> impl Strategy<Value = InfoHash> {
+        prop_oneof![
+            any::<[u8; 20]>().prop_map(InfoHash::V1),
+            any::<[u8; 32]>().prop_map(InfoHash::V2),
+            (any::<[u8; 20]>(), any::<[u8; 32]>()).prop_map(|(v1, v2)| InfoHash::Hybrid { v1, v2 }),
+        ]
+    }
+
+    fn any_magnet() -> impl Strategy<Value = Magnet> {
+        let text = || proptest::collection::vec(any::<char>(), 0..12).prop_map(String::from_iter);
+        (
+            any_info_hash(),
+            proptest::option::of(text()),
+            proptest::collection::vec(text(), 0..3),
+            proptest::collection::vec(text(), 0..3),
+            proptest::collection::vec(text(), 0..2),
+            proptest::collection::vec((0u32..100, 0u32..100), 0..3),
+            proptest::collection::vec(("[a-z]{1,4}(\\.[a-z0-9]{1,3})?", text()), 0..3),
+        )
+            .prop_map(
+                |(info_hash, name, trackers, web_seeds, peers, so, extra)| Magnet {
+                    info_hash,
+                    name,
+                    trackers,
+                    web_seeds,
+                    peers,
+                    select_only: so.into_iter().map(|(a, b)| (a.min(b), a.max(b))).collect(),
+                    extra: extra
+                        .into_iter()
+                        .filter(|(k, _)| {
+                            let base = k.split('.').next().unwrap_or_default();
+                            !["xt", "dn", "tr", "ws", "so"].contains(&base) && k != "x.pe"
+                        })
+                        .collect(),
+                },
+            )
+    }
+
+    proptest! {
+        #[test]
+        fn print_then_parse_gives_the_same_magnet(m in any_magnet()) {
+            let printed = m.to_string();
+            prop_assert_eq!(Magnet::parse(&printed).unwrap(), m);
+        }
+
+        #[test]
+        fn parse_never_panics(s in "magnet:\\?[ -~]{0,200}") {
+            let _ = Magnet::parse(&s);
+        }
     }
 
     #[test]
