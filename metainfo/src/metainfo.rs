@@ -222,6 +222,17 @@ impl Metainfo {
         spans
     }
 
+    /// The non-pad file holding byte `offset` of piece space (binary search).
+    fn data_file_at(&self, offset: u64) -> Option<(usize, &FileEntry)> {
+        let first = self.files.partition_point(|f| f.end() <= offset);
+        self.files[first..]
+            .iter()
+            .enumerate()
+            .take_while(|(_, f)| f.offset <= offset)
+            .find(|(_, f)| !f.pad && f.length > 0 && offset < f.end())
+            .map(|(i, f)| (first + i, f))
+    }
+
     /// The SHA-1 hash of piece `index` (v1 and hybrid torrents).
     pub fn piece_hash_v1(&self, index: u32) -> Option<[u8; 20]> {
         let i = usize::try_from(index).ok()?;
@@ -284,11 +295,7 @@ impl Metainfo {
             return None;
         }
         let start = u64::from(index) * self.piece_length;
-        let (file_index, file) = self
-            .files
-            .iter()
-            .enumerate()
-            .find(|(_, f)| !f.pad && f.length > 0 && f.offset <= start && start < f.end())?;
+        let (file_index, file) = self.data_file_at(start)?;
         if file.length <= self.piece_length {
             return file.pieces_root;
         }
@@ -313,11 +320,7 @@ impl Metainfo {
         }
         if let Some(expected) = self.piece_hash_v2(index) {
             let start = u64::from(index) * self.piece_length;
-            let Some(file) = self
-                .files
-                .iter()
-                .find(|f| !f.pad && f.length > 0 && f.offset <= start && start < f.end())
-            else {
+            let Some((_, file)) = self.data_file_at(start) else {
                 return false;
             };
             let content = ((file.end() - start).min(data.len() as u64)) as usize;
