@@ -123,3 +123,93 @@ fn walk(p: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+/// A child process killed (by its PID) when dropped.
+pub struct ChildGuard {
+    pub child: std::process::Child,
+    pub lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl ChildGuard {
+    /// Starts `program args`, reading its stdout line by line.
+    pub fn spawn(program: &str, args: &[&str]) -> ChildGuard {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(program)
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {program}: {e}"));
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        ChildGuard { child, lines: rx }
+    }
+
+    /// Waits (blocking, up to `secs`) for a stdout line starting with `prefix`; returns
+    /// the rest of it.
+    pub fn wait_line(&self, prefix: &str, secs: u64) -> String {
+        let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line.starts_with(prefix) => {
+                    return line[prefix.len()..].trim().to_string();
+                }
+                Ok(_) => {}
+                Err(_) => panic!("no {prefix:?} line within {secs} s"),
+            }
+        }
+    }
+}
+
+/// The libtorrent helper script.
+pub fn lt_script() -> String {
+    format!("{}/tests/peers/lt_peer.py", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Starts a libtorrent peer (`mode` seed or leech) and returns it with its port.
+pub fn spawn_libtorrent(mode: &str, extra: &[&str]) -> (ChildGuard, u16) {
+    let script = lt_script();
+    let mut args = vec![script.as_str(), mode, "--quiet"];
+    args.extend_from_slice(extra);
+    let guard = ChildGuard::spawn("/usr/bin/python3", &args);
+    let port: u16 = guard.wait_line("PORT ", 30).parse().unwrap();
+    (guard, port)
+}
+
+/// Hex SHA-256 of every file under `root` (sorted by relative path).
+pub fn sha256_tree(root: &Path) -> Vec<(PathBuf, String)> {
+    use sha2::Digest;
+    let mut out: Vec<(PathBuf, String)> = walk(root)
+        .into_iter()
+        .map(|p| {
+            let digest = sha2::Sha256::digest(std::fs::read(&p).unwrap());
+            let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+            (p.strip_prefix(root).unwrap().to_path_buf(), hex)
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// The same files with the same SHA-256 under both roots.
+pub fn assert_same_sha256(a: &Path, b: &Path) {
+    let x = sha256_tree(a);
+    assert!(!x.is_empty(), "nothing under {}", a.display());
+    assert_eq!(x, sha256_tree(b), "payloads differ");
+}

@@ -1,0 +1,135 @@
+//! Interop with libtorrent 2.0 (Debian's python3-libtorrent), both directions, one file
+//! and a folder, a magnet link, v2 and hybrid torrents. sha256 of every file checked.
+//!
+//! Run with `cargo test -p shoal --test interop_libtorrent -- --ignored`.
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use common::*;
+use metainfo::{Magnet, Metainfo, TorrentVersion};
+use shoal::{AddTorrent, Source};
+
+fn write_torrent(meta: &Metainfo, dir: &Path) -> String {
+    let path = dir.join("t.torrent");
+    std::fs::write(&path, meta.to_torrent_bytes()).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+/// Payload under `dir/seed/<name>`: one file or a folder.
+fn payload(dir: &Path, folder: bool) -> (std::path::PathBuf, std::path::PathBuf) {
+    let seed = dir.join("seed");
+    if folder {
+        let p = make_folder(&seed, "tree", &[1_234_567, 700_000, 3, 2_000_000]);
+        (seed, p)
+    } else {
+        std::fs::create_dir_all(&seed).unwrap();
+        let p = seed.join("one.bin");
+        std::fs::write(&p, payload_bytes(3_333_333, 42)).unwrap();
+        (seed, p)
+    }
+}
+
+async fn shoal_from_libtorrent(folder: bool, version: TorrentVersion, magnet: bool) {
+    let dir = tempfile::tempdir().unwrap();
+    let (seed_dir, src) = payload(dir.path(), folder);
+    let meta = make_torrent_version(&src, 64 * 1024, &[], version);
+    let torrent = write_torrent(&meta, dir.path());
+    let (_lt, port) = spawn_libtorrent(
+        "seed",
+        &["--torrent", &torrent, "--save", seed_dir.to_str().unwrap()],
+    );
+    let s = session(false).await;
+    let out = dir.path().join("out");
+    let source = if magnet {
+        Source::Magnet(Magnet::from_metainfo(&meta).to_string())
+    } else {
+        Source::TorrentBytes(meta.to_torrent_bytes())
+    };
+    let mut add = AddTorrent::new(source, &out);
+    add.peers = vec![format!("127.0.0.1:{port}").parse().unwrap()];
+    let h = s.add(add).await.unwrap();
+    wait_completed(&h, 120).await;
+    let name = src.file_name().unwrap();
+    assert_same_sha256(&src, &out.join(name));
+    s.shutdown().await;
+}
+
+async fn libtorrent_from_shoal(folder: bool, version: TorrentVersion) {
+    let dir = tempfile::tempdir().unwrap();
+    let (seed_dir, src) = payload(dir.path(), folder);
+    let meta = make_torrent_version(&src, 64 * 1024, &[], version);
+    let torrent = write_torrent(&meta, dir.path());
+    let s = session(false).await;
+    let h = add(&s, &meta, &seed_dir, vec![]).await;
+    wait_completed(&h, 30).await;
+    let out = dir.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let peer = s.listen_addr().unwrap().to_string();
+    let out_s = out.to_str().unwrap().to_string();
+    let lt = tokio::task::spawn_blocking(move || {
+        let (lt, _) = spawn_libtorrent(
+            "leech",
+            &["--torrent", &torrent, "--save", &out_s, "--peer", &peer],
+        );
+        lt.wait_line("DONE", 120);
+        lt
+    })
+    .await
+    .unwrap();
+    drop(lt);
+    let name = src.file_name().unwrap();
+    assert_same_sha256(&src, &out.join(name));
+    assert!(h.stats().uploaded >= meta.total_length());
+    s.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs libtorrent: scripts/install-peers.sh"]
+async fn shoal_downloads_one_file_from_libtorrent() {
+    shoal_from_libtorrent(false, TorrentVersion::V1, false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs libtorrent: scripts/install-peers.sh"]
+async fn shoal_downloads_folder_from_libtorrent() {
+    shoal_from_libtorrent(true, TorrentVersion::V1, false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs libtorrent: scripts/install-peers.sh"]
+async fn libtorrent_downloads_one_file_from_shoal() {
+    libtorrent_from_shoal(false, TorrentVersion::V1).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs libtorrent: scripts/install-peers.sh"]
+async fn libtorrent_downloads_folder_from_shoal() {
+    libtorrent_from_shoal(true, TorrentVersion::V1).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs libtorrent: scripts/install-peers.sh"]
+async fn shoal_downloads_magnet_from_libtorrent() {
+    shoal_from_libtorrent(true, TorrentVersion::V1, true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs libtorrent: scripts/install-peers.sh"]
+async fn shoal_downloads_hybrid_from_libtorrent() {
+    shoal_from_libtorrent(true, TorrentVersion::Hybrid, false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs libtorrent: scripts/install-peers.sh"]
+async fn libtorrent_downloads_hybrid_from_shoal() {
+    libtorrent_from_shoal(true, TorrentVersion::Hybrid).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs libtorrent: scripts/install-peers.sh"]
+async fn shoal_downloads_v2_from_libtorrent() {
+    shoal_from_libtorrent(true, TorrentVersion::V2, false).await;
+}
