@@ -6,7 +6,6 @@
 mod common;
 
 use std::path::Path;
-use std::time::Duration;
 
 use common::*;
 use metainfo::{Magnet, Metainfo, TorrentVersion};
