@@ -155,20 +155,26 @@ struct Peer<A> {
     expires: u32,
 }
 
+/// Swarms with at most this many peers (of one family) find a peer by scanning; larger
+/// ones keep a hash index. Most swarms are tiny, and a scan of a few ids is faster and
+/// smaller than a hash map.
+const INDEX_AT: usize = 16;
+
 /// Peers of one address family in one swarm: a dense vector (for O(numwant) random
-/// selection) plus an index by peer id (for O(1) update and removal).
+/// selection) plus, once the swarm is large, an index by peer id (for O(1) update and
+/// removal).
 #[derive(Debug)]
 struct PeerList<A> {
     peers: Vec<Peer<A>>,
-    index: HashMap<[u8; 20], u32, RandomState>,
+    index: Option<Box<HashMap<[u8; 20], u32, RandomState>>>,
     seeders: u32,
 }
 
 impl<A: Copy + PartialEq> PeerList<A> {
-    fn new(hasher: RandomState) -> Self {
+    fn new() -> Self {
         Self {
             peers: Vec::new(),
-            index: HashMap::with_hasher(hasher),
+            index: None,
             seeders: 0,
         }
     }
@@ -177,23 +183,64 @@ impl<A: Copy + PartialEq> PeerList<A> {
         self.peers.len()
     }
 
+    fn find(&self, id: &[u8; 20]) -> Option<usize> {
+        match &self.index {
+            Some(index) => index.get(id).map(|&i| i as usize),
+            None => self.peers.iter().position(|p| &p.id == id),
+        }
+    }
+
     fn remove_at(&mut self, i: usize) {
         let gone = self.peers.swap_remove(i);
-        self.index.remove(&gone.id);
         if gone.seeder {
             self.seeders -= 1;
         }
-        if let Some(moved) = self.peers.get(i) {
-            self.index.insert(moved.id, i as u32);
+        if let Some(index) = &mut self.index {
+            index.remove(&gone.id);
+            if let Some(moved) = self.peers.get(i) {
+                index.insert(moved.id, i as u32);
+            }
+            if self.peers.len() < INDEX_AT / 2 {
+                self.index = None;
+            }
+        }
+        if self.peers.is_empty() {
+            self.peers = Vec::new();
+        }
+    }
+
+    fn push(&mut self, peer: Peer<A>, hasher: &RandomState) {
+        if peer.seeder {
+            self.seeders += 1;
+        }
+        let i = self.peers.len() as u32;
+        self.peers.push(peer);
+        match &mut self.index {
+            Some(index) => {
+                index.insert(peer.id, i);
+            }
+            None if self.peers.len() > INDEX_AT => {
+                let mut index =
+                    HashMap::with_capacity_and_hasher(self.peers.len() * 2, hasher.clone());
+                index.extend(self.peers.iter().enumerate().map(|(i, p)| (p.id, i as u32)));
+                self.index = Some(Box::new(index));
+            }
+            None => {}
         }
     }
 
     /// Inserts, updates or removes the peer; returns whether it counts as a new completion.
-    fn upsert(&mut self, a: &Announce, addr: A, expires: u32, max_peers: usize) -> bool {
+    fn upsert(
+        &mut self,
+        a: &Announce,
+        addr: A,
+        expires: u32,
+        max_peers: usize,
+        hasher: &RandomState,
+    ) -> bool {
         let seeder = a.left == 0;
-        match self.index.get(&a.peer_id) {
-            Some(&i) => {
-                let i = i as usize;
+        match self.find(&a.peer_id) {
+            Some(i) => {
                 if a.event == PeerEvent::Stopped {
                     self.remove_at(i);
                     return false;
@@ -216,16 +263,15 @@ impl<A: Copy + PartialEq> PeerList<A> {
                 if a.event == PeerEvent::Stopped || self.peers.len() >= max_peers {
                     return false;
                 }
-                self.index.insert(a.peer_id, self.peers.len() as u32);
-                self.peers.push(Peer {
-                    id: a.peer_id,
-                    addr,
-                    seeder,
-                    expires,
-                });
-                if seeder {
-                    self.seeders += 1;
-                }
+                self.push(
+                    Peer {
+                        id: a.peer_id,
+                        addr,
+                        seeder,
+                        expires,
+                    },
+                    hasher,
+                );
                 a.event == PeerEvent::Completed
             }
         }
@@ -285,10 +331,10 @@ struct Swarm {
 }
 
 impl Swarm {
-    fn new(hasher: &RandomState) -> Self {
+    fn new() -> Self {
         Self {
-            v4: PeerList::new(hasher.clone()),
-            v6: PeerList::new(hasher.clone()),
+            v4: PeerList::new(),
+            v6: PeerList::new(),
             downloaded: 0,
         }
     }
@@ -410,17 +456,25 @@ impl SwarmStore {
                 }
                 self.swarm_count
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                e.insert(Swarm::new(&self.hasher))
+                e.insert(Swarm::new())
             }
         };
         let before = swarm.v4.len() + swarm.v6.len();
         let completed = match addr {
-            SocketAddr::V4(v4) => swarm
-                .v4
-                .upsert(a, v4, expires, self.limits.max_peers_per_swarm),
-            SocketAddr::V6(v6) => swarm
-                .v6
-                .upsert(a, v6, expires, self.limits.max_peers_per_swarm),
+            SocketAddr::V4(v4) => swarm.v4.upsert(
+                a,
+                v4,
+                expires,
+                self.limits.max_peers_per_swarm,
+                &self.hasher,
+            ),
+            SocketAddr::V6(v6) => swarm.v6.upsert(
+                a,
+                v6,
+                expires,
+                self.limits.max_peers_per_swarm,
+                &self.hasher,
+            ),
         };
         if completed {
             swarm.downloaded = swarm.downloaded.saturating_add(1);
@@ -625,6 +679,82 @@ mod tests {
         a.numwant = Some(0);
         s.announce(&a, t0, ReplyFamilies::Own, &mut rng, &mut out);
         assert!(out.v4.is_empty());
+    }
+
+    #[test]
+    fn large_swarms_index_peers_and_shrink_back() {
+        let (s, t0) = store();
+        let mut rng = PeerRng::new();
+        let mut out = PeerSelection::default();
+        for round in 0..2 {
+            for p in 0..40u8 {
+                let left = if p % 4 == 0 { 0 } else { 9 };
+                s.announce(
+                    &ann(6, p, 1000 + u16::from(p), left, PeerEvent::None),
+                    t0,
+                    ReplyFamilies::Own,
+                    &mut rng,
+                    &mut out,
+                );
+            }
+            assert_eq!(
+                s.scrape(&[6; 20]),
+                SwarmCounts {
+                    seeders: 10,
+                    leechers: 30,
+                    downloaded: 0
+                },
+                "round {round}"
+            );
+        }
+        // Stop peers in an order that moves others around in the vector.
+        for p in (0..40u8).rev().step_by(2) {
+            s.announce(
+                &ann(6, p, 1000 + u16::from(p), 9, PeerEvent::Stopped),
+                t0,
+                ReplyFamilies::Own,
+                &mut rng,
+                &mut out,
+            );
+        }
+        // The odd ids (39, 37, ..., 1) left.
+        let c = s.scrape(&[6; 20]);
+        assert_eq!(c.seeders + c.leechers, 20);
+        for p in 0..40u8 {
+            s.announce(
+                &ann(6, p, 1000 + u16::from(p), 9, PeerEvent::Stopped),
+                t0,
+                ReplyFamilies::Own,
+                &mut rng,
+                &mut out,
+            );
+        }
+        assert_eq!(s.scrape(&[6; 20]), SwarmCounts::default());
+        // Back below the index threshold, lookups still find peers.
+        for p in 0..3u8 {
+            s.announce(
+                &ann(6, p, 1, 9, PeerEvent::None),
+                t0,
+                ReplyFamilies::Own,
+                &mut rng,
+                &mut out,
+            );
+            s.announce(
+                &ann(6, p, 1, 0, PeerEvent::Completed),
+                t0,
+                ReplyFamilies::Own,
+                &mut rng,
+                &mut out,
+            );
+        }
+        assert_eq!(
+            s.scrape(&[6; 20]),
+            SwarmCounts {
+                seeders: 3,
+                leechers: 0,
+                downloaded: 3
+            }
+        );
     }
 
     #[test]

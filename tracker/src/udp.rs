@@ -26,6 +26,26 @@ const POLL: Duration = Duration::from_millis(100);
 /// hashes is 1496.
 const RECV_BUF: usize = 2048;
 
+/// Datagrams taken per `recvmmsg` call.
+#[cfg(target_os = "linux")]
+const BATCH: usize = 32;
+
+#[cfg(target_os = "linux")]
+fn to_std(a: &nix::sys::socket::SockaddrStorage) -> Option<SocketAddr> {
+    if let Some(v4) = a.as_sockaddr_in() {
+        return Some(SocketAddr::V4((*v4).into()));
+    }
+    a.as_sockaddr_in6().map(|v6| SocketAddr::V6((*v6).into()))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn is_timeout(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+    )
+}
+
 fn bind_one(addr: SocketAddr) -> io::Result<UdpSocket> {
     let socket = Socket::new(
         Domain::for_address(addr),
@@ -90,7 +110,6 @@ struct Worker {
     counters: Arc<Counters>,
     rng: PeerRng,
     selection: PeerSelection,
-    out: Vec<u8>,
     interval: u32,
 }
 
@@ -103,44 +122,118 @@ impl Worker {
             counters,
             rng: PeerRng::new(),
             selection: PeerSelection::default(),
-            out: Vec::with_capacity(4096),
             interval,
         }
     }
 
+    /// One packet per system call (platforms without `recvmmsg`).
+    #[cfg(not(target_os = "linux"))]
     fn run(&mut self, socket: &UdpSocket, stop: &AtomicBool) {
         let mut buf = [0u8; RECV_BUF];
+        let mut out = Vec::with_capacity(RECV_BUF);
         while !stop.load(Ordering::Relaxed) {
             let (len, from) = match socket.recv_from(&mut buf) {
                 Ok(x) => x,
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock
-                            | io::ErrorKind::TimedOut
-                            | io::ErrorKind::Interrupted
-                    ) =>
-                {
-                    continue;
-                }
                 Err(e) => {
-                    // ICMP errors from earlier sends surface here (ECONNREFUSED); the
-                    // socket is still fine.
-                    tracing::debug!("udp recv: {e}");
+                    if !is_timeout(&e) {
+                        // ICMP errors from earlier sends surface here; the socket is fine.
+                        tracing::debug!("udp recv: {e}");
+                    }
                     continue;
                 }
             };
-            if self.handle(&buf[..len], from, Instant::now())
-                && let Err(e) = socket.send_to(&self.out, from)
+            if self.handle(&buf[..len], from, Instant::now(), &mut out)
+                && let Err(e) = socket.send_to(&out, from)
             {
                 tracing::debug!("udp send to {from}: {e}");
             }
         }
     }
 
-    /// Answers one datagram into `self.out`; returns whether there is a reply to send.
-    fn handle(&mut self, packet: &[u8], from: SocketAddr, now: Instant) -> bool {
-        self.out.clear();
+    /// Batches: one `recvmmsg` takes up to [`BATCH`] waiting datagrams, one `sendmmsg`
+    /// sends their replies. Under load this saves most of the system-call cost per packet;
+    /// when idle it blocks on the first datagram like a plain `recv_from`.
+    #[cfg(target_os = "linux")]
+    fn run(&mut self, socket: &UdpSocket, stop: &AtomicBool) {
+        use std::io::{IoSlice, IoSliceMut};
+        use std::os::fd::AsRawFd;
+
+        use nix::errno::Errno;
+        use nix::sys::socket::{MsgFlags, MultiHeaders, SockaddrStorage, recvmmsg, sendmmsg};
+
+        let fd = socket.as_raw_fd();
+        let mut rx_bufs = vec![[0u8; RECV_BUF]; BATCH];
+        let mut tx_bufs: Vec<Vec<u8>> = (0..BATCH).map(|_| Vec::with_capacity(RECV_BUF)).collect();
+        let mut rx_headers = MultiHeaders::<SockaddrStorage>::preallocate(BATCH, None);
+        let mut tx_headers = MultiHeaders::<SockaddrStorage>::preallocate(BATCH, None);
+        let mut received: Vec<(usize, Option<SocketAddr>)> = Vec::with_capacity(BATCH);
+        let mut tx_addrs: Vec<Option<SockaddrStorage>> = Vec::with_capacity(BATCH);
+        while !stop.load(Ordering::Relaxed) {
+            received.clear();
+            {
+                let mut iovs: Vec<[IoSliceMut<'_>; 1]> = rx_bufs
+                    .iter_mut()
+                    .map(|b| [IoSliceMut::new(&mut b[..])])
+                    .collect();
+                match recvmmsg(
+                    fd,
+                    &mut rx_headers,
+                    iovs.iter_mut(),
+                    MsgFlags::MSG_WAITFORONE,
+                    None,
+                ) {
+                    Ok(results) => {
+                        for r in results {
+                            received.push((r.bytes, r.address.as_ref().and_then(to_std)));
+                        }
+                    }
+                    Err(Errno::EAGAIN | Errno::EINTR) => continue,
+                    Err(e) => {
+                        // ICMP errors from earlier sends surface here; the socket is fine.
+                        tracing::debug!("udp recvmmsg: {e}");
+                        continue;
+                    }
+                }
+            }
+            let now = Instant::now();
+            tx_addrs.clear();
+            for (i, &(len, from)) in received.iter().enumerate() {
+                let Some(from) = from else { continue };
+                let out = &mut tx_bufs[tx_addrs.len()];
+                if self.handle(&rx_bufs[i][..len.min(RECV_BUF)], from, now, out) {
+                    tx_addrs.push(Some(SockaddrStorage::from(from)));
+                }
+            }
+            let mut sent = 0;
+            while sent < tx_addrs.len() {
+                let slices: Vec<[IoSlice<'_>; 1]> = tx_bufs[sent..tx_addrs.len()]
+                    .iter()
+                    .map(|b| [IoSlice::new(b)])
+                    .collect();
+                match sendmmsg(
+                    fd,
+                    &mut tx_headers,
+                    &slices,
+                    &tx_addrs[sent..],
+                    [],
+                    MsgFlags::empty(),
+                ) {
+                    Ok(results) => sent += results.count().max(1),
+                    Err(Errno::EINTR) => {}
+                    Err(e) => {
+                        // The first message could not go (e.g. its address is unreachable):
+                        // skip it, send the others.
+                        tracing::debug!("udp sendmmsg: {e}");
+                        sent += 1;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Answers one datagram into `out`; returns whether there is a reply to send.
+    fn handle(&mut self, packet: &[u8], from: SocketAddr, now: Instant, out: &mut Vec<u8>) -> bool {
+        out.clear();
         let sh = &*self.shared;
         let from = swarm::canonical(from);
         match UdpRequest::parse(packet, &sh.proto_limits) {
@@ -150,7 +243,7 @@ impl Worker {
                     transaction_id,
                     connection_id,
                 }
-                .encode(&mut self.out);
+                .encode(out);
                 Counters::add(&self.counters.connects);
             }
             Ok(UdpRequest::Announce(req)) => {
@@ -159,10 +252,11 @@ impl Worker {
                         req.transaction_id,
                         "connection id expired or invalid",
                         packet.len(),
+                        out,
                     );
                 }
                 if req.port == 0 {
-                    return self.error(req.transaction_id, "port 0", packet.len());
+                    return self.error(req.transaction_id, "port 0", packet.len(), out);
                 }
                 let a = swarm::Announce {
                     info_hash: req.info_hash,
@@ -192,7 +286,7 @@ impl Worker {
                     seeders: counts.seeders,
                     peers,
                 });
-                resp.encode(&mut self.out);
+                resp.encode(out);
                 if let UdpResponse::Announce(UdpAnnounceResponse { peers, .. }) = resp {
                     match peers {
                         UdpPeers::V4(v) => self.selection.v4 = v,
@@ -207,6 +301,7 @@ impl Worker {
                         req.transaction_id,
                         "connection id expired or invalid",
                         packet.len(),
+                        out,
                     );
                 }
                 let stats = req
@@ -225,7 +320,7 @@ impl Worker {
                     transaction_id: req.transaction_id,
                     stats,
                 })
-                .encode(&mut self.out);
+                .encode(out);
                 Counters::add(&self.counters.scrapes);
             }
             Err(RequestParseError::Sendable {
@@ -233,7 +328,7 @@ impl Worker {
                 error,
                 ..
             }) => {
-                return self.error(transaction_id, &error.to_string(), packet.len());
+                return self.error(transaction_id, &error.to_string(), packet.len(), out);
             }
             Err(_) => {
                 Counters::add(&self.counters.ignored);
@@ -245,7 +340,13 @@ impl Worker {
 
     /// An error reply, cut so it is never larger than the request: a spoofed source can
     /// not use the tracker to amplify traffic.
-    fn error(&mut self, transaction_id: u32, message: &str, request_len: usize) -> bool {
+    fn error(
+        &mut self,
+        transaction_id: u32,
+        message: &str,
+        request_len: usize,
+        out: &mut Vec<u8>,
+    ) -> bool {
         Counters::add(&self.counters.errors);
         let room = request_len.saturating_sub(8);
         let mut end = message.len().min(room);
@@ -256,7 +357,7 @@ impl Worker {
             transaction_id,
             message: message[..end].to_owned(),
         }
-        .encode(&mut self.out);
+        .encode(out);
         true
     }
 }
