@@ -1,11 +1,12 @@
 //! Files on disk under one root folder: sparse pre-sized files, positional IO, a bounded
 //! cache of open handles.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::ErrorKind;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::UNIX_EPOCH;
 
@@ -58,7 +59,7 @@ pub struct FileStorage {
     files: Vec<StoredFile>,
     options: FileStorageOptions,
     cache: Mutex<HandleCache>,
-    dirty: Mutex<HashSet<usize>>,
+    dirty: Vec<AtomicBool>,
 }
 
 #[derive(Debug)]
@@ -78,34 +79,36 @@ struct Handle {
 #[derive(Debug, Default)]
 struct HandleCache {
     open: HashMap<usize, Handle>,
-    by_age: BTreeMap<u64, usize>,
     tick: u64,
 }
 
 impl HandleCache {
     fn get(&mut self, index: usize, need_write: bool) -> Option<Arc<File>> {
         self.tick += 1;
-        let tick = self.tick;
         let h = self.open.get_mut(&index)?;
         if need_write && !h.writable {
             return None;
         }
-        self.by_age.remove(&h.last_use);
-        h.last_use = tick;
-        self.by_age.insert(tick, index);
+        h.last_use = self.tick;
         Some(h.file.clone())
     }
 
+    /// Insert a handle, closing the least recently used ones beyond `cap`. The scan is
+    /// linear, but it only runs on a miss, which costs an `open` anyway.
     fn insert(&mut self, index: usize, file: Arc<File>, writable: bool, cap: usize) {
-        self.remove(index);
+        self.open.remove(&index);
         while self.open.len() >= cap.max(1) {
-            let Some((_, oldest)) = self.by_age.pop_first() else {
+            let Some(oldest) = self
+                .open
+                .iter()
+                .min_by_key(|(_, h)| h.last_use)
+                .map(|(&i, _)| i)
+            else {
                 break;
             };
             self.open.remove(&oldest);
         }
         self.tick += 1;
-        self.by_age.insert(self.tick, index);
         self.open.insert(
             index,
             Handle {
@@ -117,9 +120,7 @@ impl HandleCache {
     }
 
     fn remove(&mut self, index: usize) {
-        if let Some(h) = self.open.remove(&index) {
-            self.by_age.remove(&h.last_use);
-        }
+        self.open.remove(&index);
     }
 }
 
@@ -150,7 +151,9 @@ impl FileStorage {
             files,
             options,
             cache: Mutex::new(HandleCache::default()),
-            dirty: Mutex::new(HashSet::new()),
+            dirty: (0..layout.num_files())
+                .map(|_| AtomicBool::new(false))
+                .collect(),
         })
     }
 
@@ -171,9 +174,7 @@ impl FileStorage {
 
     /// Close every cached handle (they reopen on demand).
     pub fn close_all(&self) {
-        let mut c = lock(&self.cache);
-        c.open.clear();
-        c.by_age.clear();
+        lock(&self.cache).open.clear();
     }
 
     fn entry(&self, index: usize) -> Result<&StoredFile> {
@@ -310,7 +311,7 @@ impl Storage for FileStorage {
             });
         }
         let file = self.handle(index, true)?;
-        lock(&self.dirty).insert(index);
+        self.dirty[index].store(true, Ordering::Release);
         file.write_all_at(data, offset).map_err(|e| {
             self.forget(index);
             Error::io(FileOp::Write, self.root.join(&entry.rel), e)
@@ -325,14 +326,21 @@ impl Storage for FileStorage {
     }
 
     fn flush(&self) -> Result<()> {
-        let dirty: Vec<usize> = lock(&self.dirty).iter().copied().collect();
-        for index in dirty {
-            let file = self.handle(index, false)?;
-            file.sync_data().map_err(|e| {
-                self.forget(index);
-                Error::io(FileOp::Sync, self.root.join(&self.files[index].rel), e)
-            })?;
-            lock(&self.dirty).remove(&index);
+        for (index, dirty) in self.dirty.iter().enumerate() {
+            // Clear first: a write racing with the sync sets it again.
+            if !dirty.swap(false, Ordering::AcqRel) {
+                continue;
+            }
+            let synced = self.handle(index, false).and_then(|file| {
+                file.sync_data().map_err(|e| {
+                    self.forget(index);
+                    Error::io(FileOp::Sync, self.root.join(&self.files[index].rel), e)
+                })
+            });
+            if let Err(e) = synced {
+                dirty.store(true, Ordering::Release);
+                return Err(e);
+            }
         }
         Ok(())
     }

@@ -445,37 +445,53 @@ impl<S: Storage> PieceStore<S> {
     }
 }
 
-/// Insert [start, end) into sorted, merged, disjoint ranges.
+/// Insert [start, end) into sorted, merged, disjoint ranges, in place.
 fn add_range(ranges: &mut Vec<(u32, u32)>, start: u32, end: u32) {
     if start >= end {
         return;
     }
-    let (mut s, mut e) = (start, end);
-    let mut out = Vec::with_capacity(ranges.len() + 1);
-    let mut placed = false;
-    for &(a, b) in ranges.iter() {
-        if b < s {
-            out.push((a, b));
-        } else if a > e {
-            if !placed {
-                out.push((s, e));
-                placed = true;
-            }
-            out.push((a, b));
-        } else {
-            s = s.min(a);
-            e = e.max(b);
-        }
+    // First range that ends at or after `start` (it may touch or overlap the new one).
+    let first = ranges.partition_point(|&(_, b)| b < start);
+    // One past the last range that starts at or before `end`.
+    let last = ranges.partition_point(|&(a, _)| a <= end);
+    if first == last {
+        ranges.insert(first, (start, end));
+        return;
     }
-    if !placed {
-        out.push((s, e));
-    }
-    *ranges = out;
+    let merged = (start.min(ranges[first].0), end.max(ranges[last - 1].1));
+    ranges[first] = merged;
+    ranges.drain(first + 1..last);
 }
 
 #[cfg(test)]
 mod tests {
     use super::add_range;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The merged ranges always equal the union of what was added.
+        #[test]
+        fn ranges_match_a_bitmap(adds in prop::collection::vec((0u32..64, 0u32..16), 0..40)) {
+            let mut r = Vec::new();
+            let mut bits = [false; 80];
+            for (s, n) in adds {
+                add_range(&mut r, s, s + n);
+                bits[s as usize..(s + n) as usize].fill(true);
+            }
+            let mut from_bits = Vec::new();
+            let mut i = 0;
+            while i < 80 {
+                if bits[i] {
+                    let j = (i..80).find(|&j| !bits[j]).unwrap_or(80);
+                    from_bits.push((i as u32, j as u32));
+                    i = j;
+                } else {
+                    i += 1;
+                }
+            }
+            prop_assert_eq!(r, from_bits);
+        }
+    }
 
     #[test]
     fn ranges_merge() {
