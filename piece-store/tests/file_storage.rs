@@ -283,3 +283,70 @@ fn resume_claims_unchanged_files_and_rechecks_changed_ones() {
             .is_none()
     );
 }
+
+/// Makes a file unwritable: `chattr +i` as root (root ignores modes), `chmod 444`
+/// otherwise; undone on drop so the temp folder can be removed.
+struct ReadOnly(std::path::PathBuf, bool);
+impl ReadOnly {
+    fn new(path: &Path) -> Self {
+        let root = std::process::Command::new("id")
+            .arg("-u")
+            .output()
+            .unwrap()
+            .stdout
+            == b"0\n";
+        if root {
+            let ok = std::process::Command::new("chattr")
+                .arg("+i")
+                .arg(path)
+                .status()
+                .unwrap();
+            assert!(ok.success(), "chattr +i failed");
+        } else {
+            use std::os::unix::fs::PermissionsExt;
+            fs::set_permissions(path, fs::Permissions::from_mode(0o444)).unwrap();
+        }
+        ReadOnly(path.to_path_buf(), root)
+    }
+}
+impl Drop for ReadOnly {
+    fn drop(&mut self) {
+        if self.1 {
+            let _ = std::process::Command::new("chattr")
+                .arg("-i")
+                .arg(&self.0)
+                .status();
+        } else {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = fs::set_permissions(&self.0, fs::Permissions::from_mode(0o644));
+        }
+    }
+}
+
+#[test]
+fn permission_denied_names_the_file_and_recovers() {
+    let dir = tempfile::tempdir().unwrap();
+    let (layout, content) = sample();
+    let storage = FileStorage::new(dir.path(), &layout, FileStorageOptions::default()).unwrap();
+    let store = PieceStore::new(layout.clone(), storage, v1_hashes(&content, 16 * 1024)).unwrap();
+    assert!(write_piece(&store, &content, 0).unwrap());
+    store.storage().close_all();
+    let a = dir.path().join("top/a.bin");
+    let guard = ReadOnly::new(&a);
+    let err = write_piece(&store, &content, 1).unwrap_err();
+    match &err {
+        Error::Io { op, path, source } => {
+            assert_eq!(*op, FileOp::Open);
+            assert!(path.ends_with("top/a.bin"));
+            assert_eq!(source.kind(), std::io::ErrorKind::PermissionDenied, "{err}");
+        }
+        other => panic!("unexpected {other}"),
+    }
+    assert!(!store.have(1) && store.have(0));
+    // Verified data stays readable (a read-only handle is enough for uploads).
+    assert_eq!(store.read_block(0, 0, 16).unwrap(), &content[..16]);
+    drop(guard);
+    store.storage().close_all();
+    assert!(write_piece(&store, &content, 1).unwrap());
+    assert_eq!(store.recheck_all(1, &|_| {}).unwrap(), 2);
+}
