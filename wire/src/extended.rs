@@ -75,8 +75,8 @@ pub struct ExtendedHandshake {
     pub yourip: Option<IpAddr>,
     /// `metadata_size` (BEP 9): size of the info dictionary in bytes.
     pub metadata_size: Option<u64>,
-    /// Every other key, with its value's raw bencode. When a typed field is set, an
-    /// entry here with the same key is not encoded.
+    /// Every other key, with its value's raw bencode. When a typed field is set (for
+    /// `m`: not empty), an entry here with the same key is not encoded.
     pub extra: BTreeMap<Vec<u8>, Vec<u8>>,
 }
 
@@ -131,11 +131,15 @@ impl ExtendedHandshake {
     /// Writes the bencoded payload (keys sorted).
     pub fn encode<B: BufMut + ?Sized>(&self, out: &mut B) {
         let mut entries: Vec<(&[u8], Vec<u8>)> = Vec::new();
-        let mut m = Dict::new();
-        for (name, id) in &self.m {
-            m.insert(name.as_bytes(), Value::Int(i64::from(*id)));
+        // An empty `m` gives way to a raw one kept in `extra` (a peer's `m` that was not
+        // a dictionary); otherwise `m` is always written, as BEP 10 peers expect it.
+        if !self.m.is_empty() || !self.extra.contains_key(&b"m"[..]) {
+            let mut m = Dict::new();
+            for (name, id) in &self.m {
+                m.insert(name.as_bytes(), Value::Int(i64::from(*id)));
+            }
+            entries.push((b"m", bencode::encode(&Value::Dict(m))));
         }
-        entries.push((b"m", bencode::encode(&Value::Dict(m))));
         if let Some(v) = &self.v {
             entries.push((b"v", bencode::encode(&Value::Bytes(v.as_bytes()))));
         }

@@ -292,11 +292,12 @@ fn download_pieces_and_metadata_from_libtorrent() {
     assert!(metadata_size <= u64::from(shoal_wire::METADATA_PIECE_LEN));
     peer.send(&UtMetadata::Request { piece: 0 }.to_message(their_ut_metadata));
     let metadata = loop {
-        match peer.next_message(deadline) {
-            Message::Extended {
-                id: OUR_UT_METADATA_ID,
-                payload,
-            } => match UtMetadata::decode(&payload).expect("ut_metadata message") {
+        if let Message::Extended {
+            id: OUR_UT_METADATA_ID,
+            payload,
+        } = peer.next_message(deadline)
+        {
+            match UtMetadata::decode(&payload).expect("ut_metadata message") {
                 UtMetadata::Data {
                     piece: 0,
                     total_size,
@@ -306,10 +307,10 @@ fn download_pieces_and_metadata_from_libtorrent() {
                     break data;
                 }
                 other => panic!("expected metadata piece 0, got {other:?}"),
-            },
-            _ => {}
+            }
         }
     };
+
     let digest: [u8; 20] = Sha1::digest(&metadata).into();
     assert_eq!(digest, info_hash, "SHA-1 of the metadata is the info-hash");
 
