@@ -296,7 +296,8 @@ impl Layout {
             .min(self.files.len().saturating_sub(1))
     }
 
-    /// Files that hold bytes of `piece` (pad files included, empty files excluded).
+    /// Files that hold bytes of `piece`: pad files included, and zero-length files that
+    /// lie strictly inside the piece as well (they hold no bytes).
     pub fn files_of_piece(&self, piece: u32) -> Result<Range<usize>> {
         let (start, size) = self.piece_range(piece)?;
         let first = self.first_file_ending_after(start);

@@ -427,7 +427,9 @@ impl<S: Storage> PieceStore<S> {
         let mut unchanged = Vec::with_capacity(self.layout.num_files());
         for (i, f) in self.layout.files().iter().enumerate() {
             unchanged.push(
-                f.pad || (resume.files[i].is_some() && self.storage.stamp(i)? == resume.files[i]),
+                f.pad
+                    || f.length == 0
+                    || (resume.files[i].is_some() && self.storage.stamp(i)? == resume.files[i]),
             );
         }
         let mut outcome = ResumeOutcome::default();
