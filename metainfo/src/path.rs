@@ -10,6 +10,7 @@
 //! - components longer than 240 bytes are shortened to 240 bytes plus the extension;
 //! - duplicate paths get `.1`, `.2`, ... before the extension (at most 100 tries).
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 
 /// Longest stem kept, in bytes (plus an extension of up to 15; file systems allow 255).
@@ -146,18 +147,18 @@ pub(crate) fn make_unique(paths: &mut [Vec<String>]) -> Result<(), String> {
         }
         previous = j;
     }
-    let mut files: HashSet<String> = HashSet::with_capacity(paths.len());
+    // Borrowed keys for the paths as given, owned ones only for renamed paths.
+    let mut files: HashSet<Cow<'_, str>> = HashSet::with_capacity(paths.len());
     for (path, j) in paths.iter_mut().zip(&joined) {
-        if !dirs.contains(j.as_str()) && !files.contains(j) {
-            files.insert(j.clone());
+        if !dirs.contains(j.as_str()) && files.insert(Cow::Borrowed(j.as_str())) {
             continue;
         }
         let mut renamed = None;
         for n in 1..=MAX_DUPLICATE_TRIES {
             let candidate = with_suffix(path, n);
             let key = candidate.join("\0");
-            if !files.contains(&key) && !dirs.contains(key.as_str()) {
-                files.insert(key);
+            if !files.contains(key.as_str()) && !dirs.contains(key.as_str()) {
+                files.insert(Cow::Owned(key));
                 renamed = Some(candidate);
                 break;
             }
