@@ -2,7 +2,12 @@
 //! cache of open handles.
 
 use std::collections::HashMap;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+
+use nix::errno::Errno;
+use nix::fcntl::{AtFlags, OFlag, openat};
+use nix::sys::stat::{Mode, SFlag, fstatat, mkdirat};
 use std::io::ErrorKind;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -56,6 +61,8 @@ impl Default for FileStorageOptions {
 #[derive(Debug)]
 pub struct FileStorage {
     root: PathBuf,
+    /// The root folder, held open: every file is opened relative to it.
+    root_fd: OwnedFd,
     files: Vec<StoredFile>,
     options: FileStorageOptions,
     cache: Mutex<HandleCache>,
@@ -135,6 +142,8 @@ impl FileStorage {
         let root = root.as_ref();
         fs::create_dir_all(root).map_err(|e| Error::io(FileOp::CreateDir, root, e))?;
         let root = fs::canonicalize(root).map_err(|e| Error::io(FileOp::Stat, root, e))?;
+        let root_fd =
+            OwnedFd::from(File::open(&root).map_err(|e| Error::io(FileOp::Open, &root, e))?);
         let mut files = Vec::with_capacity(layout.num_files());
         for f in layout.files() {
             if !f.pad {
@@ -148,6 +157,7 @@ impl FileStorage {
         }
         Ok(FileStorage {
             root,
+            root_fd,
             files,
             options,
             cache: Mutex::new(HandleCache::default()),
@@ -184,38 +194,89 @@ impl FileStorage {
         })
     }
 
-    /// Resolve file `index` inside the root, refusing symlinks on the way (unless allowed)
-    /// and creating folders when `create_dirs`.
-    fn resolve(&self, index: usize, create_dirs: bool) -> Result<PathBuf> {
+    /// Open file `index` by walking from the root folder's descriptor one component at a
+    /// time with `openat(O_NOFOLLOW)`: a symbolic link anywhere on the way (unless
+    /// allowed) is refused, even one swapped in while we walk, so nothing outside the root
+    /// is ever opened. Folders are created on the way when `for_write`.
+    fn open_inside_root(&self, index: usize, for_write: bool) -> Result<(File, bool)> {
         let entry = self.entry(index)?;
-        let mut path = self.root.clone();
-        let mut comps = entry.rel.components().peekable();
-        while let Some(c) = comps.next() {
-            path.push(c);
-            let last = comps.peek().is_none();
-            match fs::symlink_metadata(&path) {
-                Ok(m) if m.file_type().is_symlink() && !self.options.follow_symlinks => {
-                    return Err(Error::UnsafePath {
-                        path,
-                        reason: "a symbolic link on the way could lead outside the root",
-                    });
-                }
-                Ok(_) => {}
-                Err(e) if e.kind() == ErrorKind::NotFound => {
-                    if !last && create_dirs {
-                        match fs::create_dir(&path) {
-                            Ok(()) => {}
-                            Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
-                            Err(e) => return Err(Error::io(FileOp::CreateDir, path, e)),
-                        }
-                    } else if !last {
-                        return Err(Error::io(FileOp::Open, self.root.join(&entry.rel), e));
+        let full = self.root.join(&entry.rel);
+        let nofollow = if self.options.follow_symlinks {
+            OFlag::empty()
+        } else {
+            OFlag::O_NOFOLLOW
+        };
+        let comps: Vec<&std::ffi::OsStr> = entry.rel.iter().collect();
+        let Some((name, dirs)) = comps.split_last() else {
+            return Err(Error::UnsafePath {
+                path: entry.rel.clone(),
+                reason: "empty path",
+            });
+        };
+        let mut dir: Option<OwnedFd> = None;
+        let mut here = self.root.clone();
+        for comp in dirs {
+            here.push(comp);
+            let parent = dir.as_ref().map_or(self.root_fd.as_fd(), |d| d.as_fd());
+            let flags = OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC | nofollow;
+            let opened = match openat(parent, *comp, flags, Mode::empty()) {
+                Err(Errno::ENOENT) if for_write => {
+                    match mkdirat(parent, *comp, Mode::from_bits_truncate(0o755)) {
+                        Ok(()) | Err(Errno::EEXIST) => {}
+                        Err(e) => return Err(Error::io(FileOp::CreateDir, here, e.into())),
                     }
+                    openat(parent, *comp, flags, Mode::empty())
                 }
-                Err(e) => return Err(Error::io(FileOp::Stat, path, e)),
+                other => other,
+            };
+            dir = Some(opened.map_err(|e| self.open_error(parent, comp, &here, FileOp::Open, e))?);
+        }
+        let parent = dir.as_ref().map_or(self.root_fd.as_fd(), |d| d.as_fd());
+        let base = OFlag::O_CLOEXEC | nofollow;
+        let (fd, writable) = if for_write {
+            let fd = openat(
+                parent,
+                *name,
+                base | OFlag::O_RDWR | OFlag::O_CREAT,
+                Mode::from_bits_truncate(0o644),
+            )
+            .map_err(|e| self.open_error(parent, name, &full, FileOp::Open, e))?;
+            (fd, true)
+        } else {
+            match openat(parent, *name, base | OFlag::O_RDWR, Mode::empty()) {
+                Ok(fd) => (fd, true),
+                Err(Errno::EACCES | Errno::EPERM | Errno::EROFS) => (
+                    openat(parent, *name, base | OFlag::O_RDONLY, Mode::empty())
+                        .map_err(|e| self.open_error(parent, name, &full, FileOp::Open, e))?,
+                    false,
+                ),
+                Err(e) => return Err(self.open_error(parent, name, &full, FileOp::Open, e)),
+            }
+        };
+        Ok((File::from(fd), writable))
+    }
+
+    /// The error for a failed `openat`: a refused symbolic link, or the system's error.
+    fn open_error(
+        &self,
+        parent: BorrowedFd<'_>,
+        name: &std::ffi::OsStr,
+        path: &Path,
+        op: FileOp,
+        e: Errno,
+    ) -> Error {
+        if matches!(e, Errno::ELOOP | Errno::ENOTDIR) && !self.options.follow_symlinks {
+            let is_link = fstatat(parent, name, AtFlags::AT_SYMLINK_NOFOLLOW).is_ok_and(|st| {
+                SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFLNK
+            });
+            if is_link {
+                return Error::UnsafePath {
+                    path: path.to_path_buf(),
+                    reason: "a symbolic link on the way could lead outside the root",
+                };
             }
         }
-        Ok(path)
+        Error::io(op, path, e.into())
     }
 
     /// An open handle for file `index`; for writing it is created and sized first.
@@ -224,34 +285,24 @@ impl FileStorage {
             return Ok(f);
         }
         let entry = self.entry(index)?;
-        let path = self.resolve(index, for_write)?;
-        let (file, writable) = if for_write {
-            let f = OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .open(&path)
-                .map_err(|e| Error::io(FileOp::Open, &path, e))?;
-            let len = f
+        let (file, writable) = self.open_inside_root(index, for_write)?;
+        if for_write {
+            let path = || self.root.join(&entry.rel);
+            let meta = file
                 .metadata()
-                .map_err(|e| Error::io(FileOp::Stat, &path, e))?
-                .len();
-            if len < entry.length {
-                f.set_len(entry.length)
-                    .map_err(|e| Error::io(FileOp::SetLen, &path, e))?;
+                .map_err(|e| Error::io(FileOp::Stat, path(), e))?;
+            if !meta.is_file() {
+                return Err(Error::io(
+                    FileOp::Open,
+                    path(),
+                    std::io::Error::new(ErrorKind::IsADirectory, "not a regular file"),
+                ));
             }
-            (f, true)
-        } else {
-            match OpenOptions::new().read(true).write(true).open(&path) {
-                Ok(f) => (f, true),
-                Err(e) if e.kind() == ErrorKind::PermissionDenied => (
-                    File::open(&path).map_err(|e| Error::io(FileOp::Open, &path, e))?,
-                    false,
-                ),
-                Err(e) => return Err(Error::io(FileOp::Open, &path, e)),
+            if meta.len() < entry.length {
+                file.set_len(entry.length)
+                    .map_err(|e| Error::io(FileOp::SetLen, path(), e))?;
             }
-        };
+        }
         let file = Arc::new(file);
         lock(&self.cache).insert(index, file.clone(), writable, self.options.max_open_files);
         Ok(file)

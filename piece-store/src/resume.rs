@@ -136,7 +136,8 @@ impl ResumeData {
         let err = |e| Error::io(FileOp::SaveResume, path, e);
         let mut tmp = PathBuf::from(path);
         let mut name = path.file_name().unwrap_or_default().to_os_string();
-        name.push(format!(".tmp{}", std::process::id()));
+        // A fixed name: a temp file left by a crash is simply overwritten next time.
+        name.push(".tmp");
         tmp.set_file_name(name);
         let mut f = OpenOptions::new()
             .write(true)
