@@ -10,7 +10,6 @@
 //! - components longer than 240 bytes are shortened to 240 bytes plus the extension;
 //! - duplicate paths get `.1`, `.2`, ... before the extension (at most 100 tries).
 
-use std::borrow::Cow;
 use std::collections::HashSet;
 
 /// Longest stem kept, in bytes (plus an extension of up to 15; file systems allow 255).
@@ -132,46 +131,49 @@ fn with_suffix(path: &[String], n: usize) -> Vec<String> {
 /// earlier file, gets a `.N` suffix. Pad files take part so they never collide either.
 /// Errors (with the path) when a path needs more than [`MAX_DUPLICATE_TRIES`] renames.
 pub(crate) fn make_unique(paths: &mut [Vec<String>]) -> Result<(), String> {
-    // Paths joined with NUL, which no sanitised component contains, so that folders
-    // are prefixes ending at a NUL. Comparison is exact (case-sensitive), as libtorrent's.
-    let joined: Vec<String> = paths.iter().map(|p| p.join("\0")).collect();
-    let mut dirs: HashSet<&str> = HashSet::new();
-    let mut previous = "";
-    for j in &joined {
-        for (end, _) in j.match_indices('\0') {
-            // Sorted file lists repeat the folders of the previous path: skip those.
-            let same = previous.as_bytes().get(end) == Some(&0) && previous[..end] == j[..end];
-            if !same {
-                dirs.insert(&j[..end]);
+    // Comparison is exact (case-sensitive), as libtorrent's. Keys borrow the paths;
+    // only renamed paths are owned.
+    let mut renames: Vec<(usize, Vec<String>)> = Vec::new();
+    {
+        let mut dirs: HashSet<&[String]> = HashSet::new();
+        let mut previous: &[String] = &[];
+        for path in paths.iter() {
+            for end in 1..path.len() {
+                // Sorted file lists repeat the folders of the previous path: skip those.
+                if previous.len() > end && previous[..end] == path[..end] {
+                    continue;
+                }
+                dirs.insert(&path[..end]);
+            }
+            previous = path;
+        }
+        let mut files: HashSet<&[String]> = HashSet::with_capacity(paths.len());
+        let mut renamed: HashSet<Vec<String>> = HashSet::new();
+        for (i, path) in paths.iter().enumerate() {
+            let taken = |p: &[String]| files.contains(p) || dirs.contains(p) || renamed.contains(p);
+            if !taken(path) {
+                files.insert(path);
+                continue;
+            }
+            let candidate = (1..=MAX_DUPLICATE_TRIES)
+                .map(|n| with_suffix(path, n))
+                .find(|c| !taken(c));
+            match candidate {
+                Some(c) => {
+                    renamed.insert(c.clone());
+                    renames.push((i, c));
+                }
+                None => {
+                    return Err(format!(
+                        "too many files named {:?} (more than {MAX_DUPLICATE_TRIES} duplicates)",
+                        path.join("/")
+                    ));
+                }
             }
         }
-        previous = j;
     }
-    // Borrowed keys for the paths as given, owned ones only for renamed paths.
-    let mut files: HashSet<Cow<'_, str>> = HashSet::with_capacity(paths.len());
-    for (path, j) in paths.iter_mut().zip(&joined) {
-        if !dirs.contains(j.as_str()) && files.insert(Cow::Borrowed(j.as_str())) {
-            continue;
-        }
-        let mut renamed = None;
-        for n in 1..=MAX_DUPLICATE_TRIES {
-            let candidate = with_suffix(path, n);
-            let key = candidate.join("\0");
-            if !files.contains(key.as_str()) && !dirs.contains(key.as_str()) {
-                files.insert(Cow::Owned(key));
-                renamed = Some(candidate);
-                break;
-            }
-        }
-        match renamed {
-            Some(p) => *path = p,
-            None => {
-                return Err(format!(
-                    "too many files named {:?} (more than {MAX_DUPLICATE_TRIES} duplicates)",
-                    path.join("/")
-                ));
-            }
-        }
+    for (i, path) in renames {
+        paths[i] = path;
     }
     Ok(())
 }
