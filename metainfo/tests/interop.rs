@@ -227,3 +227,60 @@ fn mktorrent_torrents_parse_with_same_info_hash() {
         assert_eq!(files, our_files);
     }
 }
+
+/// The `<label> <hex>` info-hash a program prints, lowercased.
+fn printed_hash(output: &[u8], label: &str) -> Option<String> {
+    let text = String::from_utf8_lossy(output);
+    let line = text.lines().find(|l| l.trim_start().starts_with(label))?;
+    Some(line.trim_start()[label.len()..].trim().to_ascii_lowercase())
+}
+
+#[test]
+#[ignore = "needs transmission-cli and aria2: scripts/install-peers.sh"]
+fn v1_torrents_show_the_same_info_hash_in_transmission_and_aria2() {
+    // Transmission 3.00 and aria2 1.36 predate BEP 52: they reject or mis-hash v2 and
+    // hybrid torrents (libtorrent's own as well), so only v1 is compared.
+    let dir = tempfile::tempdir().unwrap();
+    let (folder, single) = make_data(dir.path());
+    for (what, source) in [("folder", &folder), ("single", &single)] {
+        let meta = TorrentBuilder::new(source)
+            .tracker("http://127.0.0.1:6969/announce")
+            .web_seed("http://127.0.0.1:8080/")
+            .build()
+            .unwrap();
+        let torrent = dir.path().join(format!("{what}.torrent"));
+        std::fs::write(&torrent, meta.to_torrent_bytes()).unwrap();
+        let ours = to_hex(&meta.info_hash().v1().unwrap());
+
+        let tr = Command::new("transmission-show")
+            .arg(&torrent)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run transmission-show: {e}"));
+        assert!(
+            tr.status.success(),
+            "{}",
+            String::from_utf8_lossy(&tr.stderr)
+        );
+        assert_eq!(
+            printed_hash(&tr.stdout, "Hash:"),
+            Some(ours.clone()),
+            "{what}"
+        );
+
+        let aria = Command::new("aria2c")
+            .args(["--no-conf", "--show-files"])
+            .arg(&torrent)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run aria2c: {e}"));
+        assert!(
+            aria.status.success(),
+            "{}",
+            String::from_utf8_lossy(&aria.stderr)
+        );
+        assert_eq!(
+            printed_hash(&aria.stdout, "Info Hash:"),
+            Some(ours),
+            "{what}"
+        );
+    }
+}
