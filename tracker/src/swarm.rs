@@ -166,6 +166,10 @@ const INDEX_AT: usize = 16;
 #[derive(Debug)]
 struct PeerList<A> {
     peers: Vec<Peer<A>>,
+    #[allow(
+        clippy::box_collection,
+        reason = "8 bytes instead of 48 in every swarm; most never index"
+    )]
     index: Option<Box<HashMap<[u8; 20], u32, RandomState>>>,
     seeders: u32,
 }
@@ -229,7 +233,8 @@ impl<A: Copy + PartialEq> PeerList<A> {
         }
     }
 
-    /// Inserts, updates or removes the peer; returns whether it counts as a new completion.
+    /// Inserts, updates or removes the peer; returns whether it counts as a completed
+    /// download: a known leecher reporting left=0, or a new peer announcing `completed`.
     fn upsert(
         &mut self,
         a: &Announce,
@@ -241,12 +246,15 @@ impl<A: Copy + PartialEq> PeerList<A> {
         let seeder = a.left == 0;
         match self.find(&a.peer_id) {
             Some(i) => {
+                // A known leecher that now has everything completed the download, whether
+                // it says `completed` or not (aria2 with --seed-time=0 goes straight from
+                // `started` to `stopped` with left=0).
+                let completed = !self.peers[i].seeder && seeder;
                 if a.event == PeerEvent::Stopped {
                     self.remove_at(i);
-                    return false;
+                    return completed;
                 }
                 let p = &mut self.peers[i];
-                let completed = !p.seeder && seeder;
                 if p.seeder != seeder {
                     if seeder {
                         self.seeders += 1;
@@ -257,7 +265,7 @@ impl<A: Copy + PartialEq> PeerList<A> {
                 p.seeder = seeder;
                 p.addr = addr;
                 p.expires = expires;
-                completed && a.event == PeerEvent::Completed
+                completed
             }
             None => {
                 if a.event == PeerEvent::Stopped || self.peers.len() >= max_peers {
@@ -652,6 +660,45 @@ mod tests {
                 seeders: 1
             }
         );
+        // A leecher that leaves with left=0 and no `completed` event still completed.
+        s.announce(
+            &ann(1, 3, 1003, 10, PeerEvent::Started),
+            t0,
+            ReplyFamilies::Own,
+            &mut rng,
+            &mut out,
+        );
+        let c = s.announce(
+            &ann(1, 3, 1003, 0, PeerEvent::Stopped),
+            t0,
+            ReplyFamilies::Own,
+            &mut rng,
+            &mut out,
+        );
+        assert_eq!(
+            c,
+            SwarmCounts {
+                seeders: 1,
+                leechers: 0,
+                downloaded: 2
+            }
+        );
+        // A seeder re-announcing or stopping does not count again.
+        s.announce(
+            &ann(1, 2, 1002, 0, PeerEvent::Completed),
+            t0,
+            ReplyFamilies::Own,
+            &mut rng,
+            &mut out,
+        );
+        let c = s.announce(
+            &ann(1, 2, 1002, 0, PeerEvent::Stopped),
+            t0,
+            ReplyFamilies::Own,
+            &mut rng,
+            &mut out,
+        );
+        assert_eq!(c.downloaded, 2);
     }
 
     #[test]

@@ -83,6 +83,19 @@ async fn http_announce_scrape_and_bad_queries() {
         vec!["127.0.0.1:7001".parse::<SocketAddr>().unwrap()]
     );
 
+    // aria2 sends `key` as raw bytes; the tracker does not need it and must not refuse.
+    let aria2_style = format!(
+        "/announce?info_hash={}&peer_id={}&uploaded=0&downloaded=0&left=5&compact=1&key=%EFm%F5i&numwant=50&no_peer_id=1&port=7003&event=started&supportcrypto=1",
+        pct(&hash),
+        pct(&[3; 20])
+    );
+    let resp = get(t.http_addr().unwrap(), &aria2_style).await;
+    let AnnounceReply::Ok(r) = AnnounceReply::decode(&resp.body, &Limits::default()).unwrap()
+    else {
+        panic!("refused: {}", resp.text())
+    };
+    assert_eq!(r.incomplete, Some(2));
+
     // Dictionary model when compact is not asked for.
     leecher.compact = false;
     let resp = get(
@@ -103,7 +116,7 @@ async fn http_announce_scrape_and_bad_queries() {
     let ScrapeReply::Ok(s) = ScrapeReply::decode(&resp.body, &Limits::default()).unwrap() else {
         panic!("refused")
     };
-    assert_eq!((s.files[&hash].seeders, s.files[&hash].leechers), (1, 1));
+    assert_eq!((s.files[&hash].seeders, s.files[&hash].leechers), (1, 2));
     assert_eq!(s.files[&[0xb2; 20]].seeders, 0);
 
     // Malformed queries get a bencoded failure reason; the server keeps serving.
@@ -146,9 +159,9 @@ async fn http_announce_scrape_and_bad_queries() {
     let stats = t.stats();
     assert_eq!(
         (stats.swarms, stats.peers, stats.seeders, stats.leechers),
-        (1, 1, 0, 1)
+        (1, 2, 0, 2)
     );
-    assert_eq!(stats.http.announces, 4);
+    assert_eq!(stats.http.announces, 5);
     assert_eq!(stats.http.scrapes, 1);
     assert_eq!(stats.http.errors, 8);
     t.shutdown().await;
