@@ -6,9 +6,6 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 use std::time::SystemTime;
 
-use sha1::{Digest as _, Sha1};
-use sha2::Sha256;
-
 use crate::error::{Error, Result};
 
 /// Largest .torrent accepted by upload or listed from the directory.
@@ -57,109 +54,24 @@ pub(crate) struct TorrentSummary {
     pub(crate) total_size: u64,
 }
 
-/// Checks that `bytes` is a .torrent (a bencoded dictionary with an `info` dictionary
-/// that has a name, a piece length, and v1 `pieces` or v2 `file tree`), and summarises it.
+/// Checks that `bytes` is a .torrent that `metainfo` accepts (v1, v2 or hybrid), and
+/// summarises it.
 pub(crate) fn inspect(bytes: &[u8]) -> Result<TorrentSummary> {
-    let bad = |what: String| Error::InvalidTorrent(what);
     if bytes.len() > MAX_TORRENT_BYTES {
-        return Err(bad(format!(
+        return Err(Error::InvalidTorrent(format!(
             "{} bytes, more than the {MAX_TORRENT_BYTES} allowed",
             bytes.len()
         )));
     }
-    let value = bencode::Decoder::new()
-        .lenient(true)
-        .decode(bytes)
-        .map_err(|e| bad(format!("not bencode: {e}")))?;
-    let root = value
-        .as_dict()
-        .ok_or_else(|| bad(format!("top level is a {}, not a dictionary", value.kind())))?;
-    let info_value = root
-        .get(b"info")
-        .ok_or_else(|| bad("no `info` dictionary".into()))?;
-    let info = info_value.as_dict().ok_or_else(|| {
-        bad(format!(
-            "`info` is a {}, not a dictionary",
-            info_value.kind()
-        ))
-    })?;
-    let name = info
-        .get(b"name")
-        .and_then(|v| v.as_bytes())
-        .ok_or_else(|| bad("`info.name` is missing or not a string".into()))?;
-    let piece_length = info
-        .get(b"piece length")
-        .and_then(|v| v.as_int())
-        .unwrap_or(0);
-    if piece_length <= 0 {
-        return Err(bad("`info.piece length` is missing or not positive".into()));
-    }
-    let v1 = match info.get(b"pieces") {
-        Some(p) => {
-            let p = p
-                .as_bytes()
-                .ok_or_else(|| bad("`info.pieces` is not a string".into()))?;
-            if p.len() % 20 != 0 {
-                return Err(bad(format!(
-                    "`info.pieces` is {} bytes, not a multiple of 20",
-                    p.len()
-                )));
-            }
-            true
-        }
-        None => false,
-    };
-    let v2 = info.get(b"meta version").and_then(|v| v.as_int()) == Some(2)
-        && info.get(b"file tree").is_some();
-    if !v1 && !v2 {
-        return Err(bad(
-            "`info` has neither `pieces` (v1) nor `meta version` 2 with `file tree` (v2)".into(),
-        ));
-    }
-    let raw = info_value.raw();
-    let mut total: u64 = 0;
-    if let Some(len) = info.get(b"length").and_then(|v| v.as_int()) {
-        total = len.max(0) as u64;
-    } else if let Some(files) = info.get(b"files").and_then(|v| v.as_list()) {
-        for f in files.iter() {
-            let len = f
-                .as_dict()
-                .and_then(|d| d.get(b"length"))
-                .and_then(|l| l.as_int())
-                .unwrap_or(0);
-            total = total.saturating_add(len.max(0) as u64);
-        }
-    } else if let Some(tree) = info.get(b"file tree") {
-        total = tree_size(tree, 0);
-    }
+    let m =
+        metainfo::Metainfo::from_bytes(bytes).map_err(|e| Error::InvalidTorrent(e.to_string()))?;
+    let hash = m.info_hash();
     Ok(TorrentSummary {
-        name: String::from_utf8_lossy(name).into_owned(),
-        v1: v1.then(|| Sha1::digest(&raw).into()),
-        v2: v2.then(|| Sha256::digest(&raw).into()),
-        total_size: total,
+        name: m.name().to_owned(),
+        v1: hash.v1(),
+        v2: hash.v2(),
+        total_size: m.total_length(),
     })
-}
-
-/// Sum of `length` in a BEP 52 file tree (depth-limited; the decoder limits depth too).
-fn tree_size(v: &bencode::Value<'_>, depth: usize) -> u64 {
-    let Some(d) = v.as_dict() else { return 0 };
-    if depth > 64 {
-        return 0;
-    }
-    let mut total: u64 = 0;
-    for (k, child) in d.iter() {
-        if k.is_empty() {
-            let len = child
-                .as_dict()
-                .and_then(|f| f.get(b"length"))
-                .and_then(|l| l.as_int())
-                .unwrap_or(0);
-            total = total.saturating_add(len.max(0) as u64);
-        } else {
-            total = total.saturating_add(tree_size(child, depth + 1));
-        }
-    }
-    total
 }
 
 /// Whether `file_name` is a plain name we serve: `*.torrent`, no path separators, no
@@ -347,6 +259,7 @@ impl Published {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sha1::{Digest as _, Sha1};
 
     const TORRENT: &[u8] = b"d8:announce9:http://x/4:infod6:lengthi5e4:name5:a.txt12:piece lengthi16384e6:pieces20:aaaaaaaaaaaaaaaaaaaaee";
 

@@ -181,15 +181,17 @@ where
     }
 }
 
-/// A small single-file v1 .torrent.
+/// A small single-file v1 .torrent (piece hashes are made up; only their count matters).
 pub fn small_torrent(name: &str, length: u64) -> Vec<u8> {
+    let pieces = length.div_ceil(16384).max(1) as usize;
     let info = format!(
-        "d6:lengthi{length}e4:name{}:{name}12:piece lengthi16384e6:pieces20:",
-        name.len()
+        "d6:lengthi{length}e4:name{}:{name}12:piece lengthi16384e6:pieces{}:",
+        name.len(),
+        pieces * 20
     );
     let mut t = b"d8:announce22:http://127.0.0.1/annou4:info".to_vec();
     t.extend_from_slice(info.as_bytes());
-    t.extend_from_slice(&[7u8; 20]);
+    t.extend_from_slice(&vec![7u8; pieces * 20]);
     t.extend_from_slice(b"ee");
     t
 }
