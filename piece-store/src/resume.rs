@@ -183,6 +183,31 @@ impl<'a> Reader<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Arbitrary bytes, and valid files with a byte changed, never panic; a changed
+        /// byte is always detected.
+        #[test]
+        fn garbage_is_rejected_without_panic(
+            bytes in prop::collection::vec(any::<u8>(), 0..200),
+            n in 0u32..100,
+            at in any::<usize>(),
+            flip in 1u8..=255,
+        ) {
+            let _ = ResumeData::from_bytes(&bytes, Path::new("r"));
+            let data = ResumeData {
+                layout_fingerprint: [1; 20],
+                pieces: Bitfield::new(n),
+                files: vec![None; (n % 7) as usize],
+            };
+            let mut good = data.to_bytes();
+            prop_assert_eq!(ResumeData::from_bytes(&good, Path::new("r")).unwrap(), data);
+            let i = at % good.len();
+            good[i] ^= flip;
+            prop_assert!(ResumeData::from_bytes(&good, Path::new("r")).is_err());
+        }
+    }
 
     #[test]
     fn round_trip_and_corruption_detected() {
