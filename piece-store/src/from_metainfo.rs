@@ -12,7 +12,7 @@ impl Layout {
     /// padding included, so file indices match [`Metainfo::files`]), with paths as
     /// metainfo made them safe (`name/dir/file` for a multi-file torrent).
     /// v2-only torrents get a v2 layout (short last piece per file); v1 and hybrid ones
-    /// a v1 layout.
+    /// a v1 layout. BEP 47 symlink entries are laid out like pad files (never created).
     pub fn from_metainfo(meta: &Metainfo) -> Result<Self> {
         let files = meta
             .files()
@@ -20,7 +20,9 @@ impl Layout {
             .map(|f| FileEntry {
                 path: f.path.iter().collect::<PathBuf>(),
                 length: f.length,
-                pad: f.pad,
+                // BEP 47 symlink entries hold no bytes; creating the link is the caller's
+                // choice, so the store never creates a file for them.
+                pad: f.pad || f.symlink.is_some(),
             })
             .collect();
         let layout = Layout::with_alignment(
