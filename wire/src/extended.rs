@@ -59,7 +59,7 @@ fn decode_dict<'a>(what: &'static str, payload: &'a [u8]) -> Result<(Dict<'a>, &
 /// assert_eq!(theirs.extension_id(UT_METADATA), Some(3));
 /// assert_eq!(theirs, ours);
 /// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct ExtendedHandshake {
     /// `m`: extension name to the id the sender wants to receive it under; 0 means the
     /// sender disables it. Entries whose name is not UTF-8 or whose id is not 0..=255
@@ -128,6 +128,15 @@ impl ExtendedHandshake {
         self.m.get(name).copied().filter(|&id| id != 0)
     }
 
+    /// BEP 21 `upload_only` (kept in `extra`): the sender only uploads (a seed, or a
+    /// peer that wants nothing more). `false` when absent or not a non-zero integer.
+    pub fn upload_only(&self) -> bool {
+        self.extra
+            .get(&b"upload_only"[..])
+            .and_then(|raw| bencode::decode(raw).ok().and_then(|v| v.as_int()))
+            .is_some_and(|n| n != 0)
+    }
+
     /// Writes the bencoded payload (keys sorted).
     pub fn encode<B: BufMut + ?Sized>(&self, out: &mut B) {
         let mut entries: Vec<(&[u8], Vec<u8>)> = Vec::new();
@@ -193,6 +202,26 @@ impl ExtendedHandshake {
             id: EXTENDED_HANDSHAKE_ID,
             payload: self.to_bytes(),
         }
+    }
+}
+
+impl std::fmt::Debug for ExtendedHandshake {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Extra keys and raw values are bencode, mostly text: show them as such.
+        let extra: BTreeMap<_, _> = self
+            .extra
+            .iter()
+            .map(|(k, v)| (String::from_utf8_lossy(k), String::from_utf8_lossy(v)))
+            .collect();
+        f.debug_struct("ExtendedHandshake")
+            .field("m", &self.m)
+            .field("v", &self.v)
+            .field("p", &self.p)
+            .field("reqq", &self.reqq)
+            .field("yourip", &self.yourip)
+            .field("metadata_size", &self.metadata_size)
+            .field("extra", &extra)
+            .finish()
     }
 }
 

@@ -216,6 +216,11 @@ fn extended_handshake_keeps_unknown_and_odd_keys() {
         Some(&b"li1ee"[..])
     );
     assert_eq!(ExtendedHandshake::decode(&hs.to_bytes()).unwrap(), hs);
+    assert!(!hs.upload_only());
+    let seed = ExtendedHandshake::decode(b"d1:mde11:upload_onlyi1ee").unwrap();
+    assert!(seed.upload_only());
+    let not_seed = ExtendedHandshake::decode(b"d11:upload_onlyi0ee").unwrap();
+    assert!(!not_seed.upload_only());
 }
 
 #[test]

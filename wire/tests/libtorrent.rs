@@ -221,6 +221,12 @@ fn download_pieces_and_metadata_from_libtorrent() {
     let their_ext = their_ext.unwrap();
     assert!(have.unwrap().is_full(), "a seeder has every piece");
     assert_eq!(their_ext.metadata_size, Some(metadata_size));
+    assert_eq!(their_ext.yourip, Some(Ipv4Addr::LOCALHOST.into()));
+    assert!(their_ext.reqq.is_some_and(|n| n > 0), "{their_ext:?}");
+    assert!(
+        their_ext.upload_only(),
+        "a seeder says upload_only: {their_ext:?}"
+    );
     assert!(
         their_ext.v.as_deref().unwrap_or("").contains("libtorrent"),
         "{their_ext:?}"
@@ -228,10 +234,7 @@ fn download_pieces_and_metadata_from_libtorrent() {
     let their_ut_metadata = their_ext
         .extension_id(UT_METADATA)
         .expect("libtorrent speaks ut_metadata");
-    eprintln!(
-        "libtorrent: {:?}, m = {:?}, allowed fast = {allowed_fast:?}",
-        their_ext.v, their_ext.m
-    );
+    eprintln!("libtorrent: {their_ext:?}, allowed fast = {allowed_fast:?}");
     // The allowed-fast pieces it offered: libtorrent hashes our whole address, where
     // BEP 6 masks it to its /24 (so the two sets differ here).
     assert_eq!(

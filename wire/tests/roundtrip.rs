@@ -127,6 +127,16 @@ proptest! {
     }
 
     #[test]
+    fn piece_header_then_block_is_the_piece_message(index in any::<u32>(), begin in any::<u32>(),
+                                                    data in bytes_up_to(100)) {
+        let mut out = Vec::new();
+        Message::encode_piece_header(index, begin, data.len(), &mut out);
+        prop_assert_eq!(out.len(), 13);
+        out.extend_from_slice(&data);
+        prop_assert_eq!(out, Message::Piece { index, begin, data }.to_bytes().to_vec());
+    }
+
+    #[test]
     fn handshake_round_trips(reserved in any::<[u8; 8]>(), info_hash in any::<[u8; 20]>(),
                              peer_id in any::<[u8; 20]>(), cut in 0usize..=HANDSHAKE_LEN) {
         let hs = Handshake { reserved: Reserved(reserved), info_hash, peer_id: PeerId(peer_id) };
