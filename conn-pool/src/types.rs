@@ -110,6 +110,8 @@ impl fmt::Display for Reason {
         match self {
             Reason::Unknown => f.write_str("not a candidate"),
             Reason::Banned { .. } => f.write_str("banned"),
+            Reason::BackingOff { failures: 0, .. } => f.write_str("waiting to reconnect"),
+            Reason::BackingOff { failures: 1, .. } => f.write_str("backing off after a failure"),
             Reason::BackingOff { failures, .. } => {
                 write!(f, "backing off after {failures} consecutive failures")
             }
