@@ -301,6 +301,7 @@ impl FileStorage {
             if meta.len() < entry.length {
                 file.set_len(entry.length)
                     .map_err(|e| Error::io(FileOp::SetLen, path(), e))?;
+                self.dirty[index].store(true, Ordering::Release);
             }
         }
         let file = Arc::new(file);
@@ -362,8 +363,11 @@ impl Storage for FileStorage {
             });
         }
         let file = self.handle(index, true)?;
+        let written = file.write_all_at(data, offset);
+        // Marked dirty after the write: a flush that clears the mark before this point
+        // may have synced before these bytes arrived, so they must be marked again.
         self.dirty[index].store(true, Ordering::Release);
-        file.write_all_at(data, offset).map_err(|e| {
+        written.map_err(|e| {
             self.forget(index);
             Error::io(FileOp::Write, self.root.join(&entry.rel), e)
         })
