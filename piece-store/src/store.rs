@@ -335,30 +335,43 @@ impl<S: Storage> PieceStore<S> {
             n => n,
         }
         .min(pieces.len().max(1));
-        let next = AtomicU32::new(0);
+        let next = std::sync::atomic::AtomicUsize::new(0);
         let checked = AtomicU32::new(0);
         let good = AtomicU32::new(0);
+        let stop = AtomicBool::new(false);
         let total = pieces.len() as u32;
         let worker = || -> Result<()> {
             let mut buf = Vec::new();
             loop {
+                if stop.load(Ordering::Relaxed) {
+                    return Ok(());
+                }
                 let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(&piece) = pieces.get(i as usize) else {
+                let Some(&piece) = pieces.get(i) else {
                     return Ok(());
                 };
                 let size = self.layout.piece_size(piece)?;
                 buf.resize(size as usize, 0);
-                let _verifying = self.verifying(piece);
-                let ok = match self.read_block_into(piece, 0, &mut buf) {
-                    Ok(()) => self.hashes.check(&self.layout, piece, &buf)?,
-                    Err(e) if e.is_missing_data() => false,
-                    Err(e) => return Err(e),
-                };
-                {
+                let ok = {
+                    let _verifying = self.verifying(piece);
+                    let ok = match self.read_block_into(piece, 0, &mut buf) {
+                        Ok(()) => self.hashes.check(&self.layout, piece, &buf),
+                        Err(e) if e.is_missing_data() => Ok(false),
+                        Err(e) => Err(e),
+                    };
+                    let ok = match ok {
+                        Ok(ok) => ok,
+                        Err(e) => {
+                            // Stop the other workers too: the recheck has failed.
+                            stop.store(true, Ordering::Relaxed);
+                            return Err(e);
+                        }
+                    };
                     let mut st = lock(&self.state);
                     st.partial.remove(&piece);
                     st.have.set(piece, ok);
-                }
+                    ok
+                };
                 let g = good.fetch_add(u32::from(ok), Ordering::Relaxed) + u32::from(ok);
                 let c = checked.fetch_add(1, Ordering::Relaxed) + 1;
                 progress(RecheckProgress {
