@@ -223,9 +223,25 @@ fn site(sh: &Shared, headers: &HeaderMap) -> Site {
     Site {
         base: format!("http://{host}"),
         announce_http: sh.http_addr.map(|_| format!("http://{host}/announce")),
-        announce_udp: sh.announce_url_udp(),
+        announce_udp: match sh.udp_addr {
+            // Bound to every address: clients reach UDP at the host they reached HTTP at.
+            Some(udp) if udp.ip().is_unspecified() => Some(format!(
+                "udp://{}:{}/announce",
+                host_name(&host),
+                udp.port()
+            )),
+            _ => sh.announce_url_udp(),
+        },
         uploads: sh.config.upload_token.is_some(),
     }
+}
+
+/// The host part of a `Host` header value (`[::1]:80` → `[::1]`, `a.b:80` → `a.b`).
+fn host_name(host: &str) -> &str {
+    if host.starts_with('[') {
+        return host.split_inclusive(']').next().unwrap_or(host);
+    }
+    host.rsplit_once(':').map_or(host, |(name, _)| name)
 }
 
 fn server_error(e: Error) -> Response {
@@ -349,6 +365,14 @@ mod tests {
         assert_eq!(without_key("a=1&key=%EF%00&b=2&key=x"), "a=1&b=2");
         assert_eq!(without_key("a=1&monkey=2"), "a=1&monkey=2");
         assert_eq!(without_key(""), "");
+    }
+
+    #[test]
+    fn host_names() {
+        assert_eq!(host_name("[::1]:8080"), "[::1]");
+        assert_eq!(host_name("[::1]"), "[::1]");
+        assert_eq!(host_name("tracker.example:80"), "tracker.example");
+        assert_eq!(host_name("tracker.example"), "tracker.example");
     }
 
     #[test]

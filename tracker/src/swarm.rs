@@ -218,6 +218,10 @@ impl<A: Copy + PartialEq> PeerList<A> {
             self.seeders += 1;
         }
         let i = self.peers.len() as u32;
+        if self.peers.capacity() == 0 {
+            // Most swarms hold one peer: room for one, not the default four.
+            self.peers.reserve_exact(1);
+        }
         self.peers.push(peer);
         match &mut self.index {
             Some(index) => {
