@@ -164,6 +164,14 @@ async fn demo(args: Args) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|(_, h, _)| wait_complete(h, Duration::from_secs(300)));
     let results = futures::future::join_all(waits).await;
+    // The swarm's time: until the last leecher completed (byte checks come after).
+    let wall = results
+        .iter()
+        .filter_map(|r| r.as_ref().ok())
+        .max()
+        .copied()
+        .unwrap_or_else(|| start.elapsed())
+        .as_secs_f64();
     for (i, ((s, h, out), result)) in leechers.iter().zip(results).enumerate() {
         match result {
             Ok(d) => {
@@ -192,7 +200,6 @@ async fn demo(args: Args) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    let wall = start.elapsed().as_secs_f64();
     let total = size as f64 * args.leechers as f64;
     let uploaded = seed.stats().uploaded;
     println!(

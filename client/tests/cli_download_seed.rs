@@ -1,0 +1,139 @@
+//! The `shoal` binary: `seed` then `download --peer` over loopback; plain errors.
+
+mod common;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+const SHOAL: &str = env!("CARGO_BIN_EXE_shoal");
+
+/// The port a process listens on, from its --json output is not available before peers
+/// connect, so the test picks a free port and passes it.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn seed_then_download_with_peer_exits_zero_with_identical_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("seed");
+    let payload = make_folder(&src, "payload", &[600_000, 10, 250_000]);
+    let meta = make_torrent(&payload, 32 * 1024, &[]);
+    let torrent = dir.path().join("t.torrent");
+    std::fs::write(&torrent, meta.to_torrent_bytes()).unwrap();
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let seeder = ChildGuard::spawn(
+        SHOAL,
+        &[
+            "seed",
+            torrent.to_str().unwrap(),
+            "--data",
+            src.to_str().unwrap(),
+            "--listen",
+            &listen,
+            "--json",
+        ],
+    );
+    // Seeding starts once the data is checked: wait until the port accepts.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(&listen).is_err() {
+        assert!(Instant::now() < deadline, "seeder never listened");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = dir.path().join("out");
+    let result = Command::new(SHOAL)
+        .args([
+            "download",
+            torrent.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+            "--peer",
+            &listen,
+            "--listen",
+            "127.0.0.1:0",
+            "--quiet",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        result.status.success(),
+        "download failed: {}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+    assert_same_sha256(&payload, &out.join("payload"));
+    drop(seeder);
+}
+
+#[test]
+fn a_torrent_that_does_not_parse_gets_one_plain_sentence() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.torrent");
+    std::fs::write(&bad, b"this is not bencode").unwrap();
+    let out = Command::new(SHOAL)
+        .args([
+            "download",
+            bad.to_str().unwrap(),
+            "-o",
+            dir.path().to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("does not parse"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+}
+
+#[test]
+fn a_missing_torrent_file_is_named() {
+    let out = Command::new(SHOAL)
+        .args([
+            "download",
+            "/nonexistent/x.torrent",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("/nonexistent/x.torrent does not exist"),
+        "{err}"
+    );
+}
+
+#[test]
+fn seeding_data_that_does_not_match_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("seed");
+    let payload = make_folder(&src, "payload", &[100_000]);
+    let meta = make_torrent(&payload, 16 * 1024, &[]);
+    let torrent = dir.path().join("t.torrent");
+    std::fs::write(&torrent, meta.to_torrent_bytes()).unwrap();
+    let other = dir.path().join("empty");
+    std::fs::create_dir_all(&other).unwrap();
+    let out = Command::new(SHOAL)
+        .args([
+            "seed",
+            torrent.to_str().unwrap(),
+            "--data",
+            other.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("does not match the torrent: 0 of"), "{err}");
+}

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Leech SIZE MiB (1 MiB pieces) over loopback from one libtorrent seeder, on a tmpfs:
+# shoal vs libtorrent vs aria2 in the same run — wall time, CPU time (user+sys) and peak
+# RSS from /usr/bin/time -v. Then shoal seeding to a libtorrent leecher vs libtorrent
+# seeding to it.
+#
+#   scripts/bench-client.sh [SIZE_MIB=256] [RUNS=1]
+#
+# Needs: /usr/bin/python3 with libtorrent (python3-libtorrent), aria2c, /usr/bin/time.
+set -euo pipefail
+SIZE=${1:-256}
+RUNS=${2:-1}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+SHOAL=$ROOT/target/release/shoal
+LT="/usr/bin/python3 $ROOT/client/tests/peers/lt_peer.py"
+(cd "$ROOT" && cargo build --release -q -p shoal)
+
+BASE=/dev/shm
+[ -d "$BASE" ] || BASE=${TMPDIR:-/tmp}
+WORK=$(mktemp -d "$BASE/shoal-bench.XXXXXX")
+PIDS=()
+cleanup() {
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# Start a background command writing stdout to FILE; wait for "PORT n" in it; echo n.
+wait_port() {
+    local file=$1
+    for _ in $(seq 1 200); do
+        if grep -q '^PORT ' "$file" 2>/dev/null; then grep '^PORT ' "$file" | head -1 | cut -d' ' -f2; return; fi
+        sleep 0.05
+    done
+    echo "no PORT line in $file" >&2; exit 1
+}
+
+mkdir -p "$WORK/seed"
+head -c $((SIZE * 1024 * 1024)) /dev/urandom > "$WORK/seed/payload.bin"
+TPORT=$(free_port)
+"$SHOAL" tracker --http "127.0.0.1:$TPORT" --interval 5 > "$WORK/tracker.log" 2>&1 &
+PIDS+=($!)
+"$SHOAL" create "$WORK/seed/payload.bin" -l 1M -t "http://127.0.0.1:$TPORT/announce" -o "$WORK/t.torrent" > /dev/null
+
+$LT seed --quiet --torrent "$WORK/t.torrent" --save "$WORK/seed" > "$WORK/ltseed.out" 2>/dev/null &
+PIDS+=($!)
+SEEDPORT=$(wait_port "$WORK/ltseed.out")
+sleep 1 # let the seeder announce so aria2 finds it through the tracker
+
+measure() { # name, command...
+    local name=$1; shift
+    rm -rf "$WORK/out"; mkdir -p "$WORK/out"
+    /usr/bin/time -v timeout 300 "$@" > "$WORK/$name.stdout" 2> "$WORK/$name.time" || { echo "$name failed:"; tail -5 "$WORK/$name.time"; return; }
+    local wall cpu rss
+    wall=$(grep 'Elapsed (wall clock)' "$WORK/$name.time" | awk '{print $NF}' | awk -F: '{ if (NF==3) print $1*3600+$2*60+$3; else print $1*60+$2 }')
+    cpu=$(awk -F': ' '/User time/ {u=$2} /System time/ {s=$2} END {print u+s}' "$WORK/$name.time")
+    rss=$(awk -F': ' '/Maximum resident/ {print int($2/1024)}' "$WORK/$name.time")
+    cmp -s "$WORK/seed/payload.bin" "$WORK/out/payload.bin" && ok=ok || ok=CORRUPT
+    printf '%-22s wall %6.2f s  %6.0f MB/s  cpu %6.2f s  peak RSS %5d MiB  %s\n' \
+        "$name" "$wall" "$(echo "$SIZE*1.048576/$wall" | bc -l)" "$cpu" "$rss" "$ok"
+}
+
+echo "leeching $SIZE MiB from a libtorrent seeder (127.0.0.1:$SEEDPORT), tmpfs $WORK"
+for run in $(seq 1 "$RUNS"); do
+    measure shoal "$SHOAL" download "$WORK/t.torrent" -o "$WORK/out" --peer "127.0.0.1:$SEEDPORT" --listen 127.0.0.1:0 --quiet
+    measure libtorrent $LT leech --quiet --torrent "$WORK/t.torrent" --save "$WORK/out" --peer "127.0.0.1:$SEEDPORT"
+    measure aria2 aria2c --no-conf --quiet --interface=127.0.0.1 --enable-dht=false --bt-enable-lpd=false \
+        --enable-peer-exchange=false --bt-require-crypto=false --seed-time=0 --file-allocation=none \
+        --listen-port="$(free_port)" -d "$WORK/out" "$WORK/t.torrent"
+done
+
+echo "seeding $SIZE MiB to a libtorrent leecher"
+# shoal seeds from the payload folder; libtorrent leeches from it.
+"$SHOAL" seed "$WORK/t.torrent" --data "$WORK/seed" --listen 127.0.0.1:0 --quiet --json > "$WORK/shoalseed.out" 2>&1 &
+SHOALSEED=$!
+PIDS+=($SHOALSEED)
+SHOALPORT=""
+for _ in $(seq 1 200); do
+    SHOALPORT=$(ss -ltnp 2>/dev/null | grep "pid=$SHOALSEED," | awk '{print $4}' | sed 's/.*://' | head -1)
+    [ -n "$SHOALPORT" ] && break
+    sleep 0.05
+done
+sleep 1
+for run in $(seq 1 "$RUNS"); do
+    measure "shoal->libtorrent" $LT leech --quiet --torrent "$WORK/t.torrent" --save "$WORK/out" --peer "127.0.0.1:$SHOALPORT"
+    measure "libtorrent->libtorrent" $LT leech --quiet --torrent "$WORK/t.torrent" --save "$WORK/out" --peer "127.0.0.1:$SEEDPORT"
+done
