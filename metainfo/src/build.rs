@@ -14,7 +14,7 @@ use crate::parse::MAX_PIECES;
 
 /// Bytes each hashing thread reads at a time: small enough to stay in cache while it
 /// is hashed, a multiple of the 16 KiB v2 block.
-const CHUNK: usize = 256 * 1024;
+const CHUNK: usize = 64 * 1024;
 
 /// How far a [`TorrentBuilder`] has got, as given to its progress callback.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
