@@ -1,0 +1,157 @@
+//! Interop with Transmission 3.00 (transmission-cli) through shoal's embedded tracker.
+//! Transmission never dials 127.0.0.0/8 peers learned from a tracker, so shoal dials it in
+//! both directions. Transmission uploads at about 1 MB/s: payloads stay small.
+//!
+//! Run with `cargo test -p shoal --test interop_transmission -- --ignored`.
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+async fn start_tracker() -> tracker::RunningTracker {
+    tracker::Tracker::start(tracker::TrackerConfig {
+        http: Some("127.0.0.1:0".parse().unwrap()),
+        interval: Duration::from_secs(2),
+        ..tracker::TrackerConfig::default()
+    })
+    .await
+    .unwrap()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts transmission-cli on `torrent` with data folder `dir`, loopback only.
+fn transmission(config: &Path, dir: &Path, torrent: &Path, verify: bool) -> ChildGuard {
+    std::fs::create_dir_all(config).unwrap();
+    std::fs::write(
+        config.join("settings.json"),
+        r#"{
+  "dht-enabled": false,
+  "lpd-enabled": false,
+  "pex-enabled": false,
+  "utp-enabled": false,
+  "port-forwarding-enabled": false,
+  "encryption": 0,
+  "bind-address-ipv4": "127.0.0.1",
+  "bind-address-ipv6": "::1",
+  "rpc-enabled": false,
+  "speed-limit-up-enabled": false,
+  "speed-limit-down-enabled": false
+}"#,
+    )
+    .unwrap();
+    let port = free_port().to_string();
+    let mut args = vec![
+        "-g",
+        config.to_str().unwrap(),
+        "-w",
+        dir.to_str().unwrap(),
+        "-p",
+        &port,
+        "-et",
+        "-M",
+    ];
+    if verify {
+        args.push("-v");
+    }
+    args.push(torrent.to_str().unwrap());
+    ChildGuard::spawn("transmission-cli", &args)
+}
+
+fn setup(dir: &Path, folder: bool) -> (std::path::PathBuf, std::path::PathBuf) {
+    let seed = dir.join("seed");
+    if folder {
+        (
+            seed.clone(),
+            make_folder(&seed, "tree", &[600_000, 20_000, 400_000]),
+        )
+    } else {
+        std::fs::create_dir_all(&seed).unwrap();
+        let p = seed.join("one.bin");
+        std::fs::write(&p, payload_bytes(1_000_000, 5)).unwrap();
+        (seed, p)
+    }
+}
+
+async fn shoal_from_transmission(folder: bool) {
+    let tracker = start_tracker().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (seed_dir, src) = setup(dir.path(), folder);
+    let meta = make_torrent(&src, 32 * 1024, &[tracker.announce_url_http().unwrap()]);
+    let torrent = dir.path().join("t.torrent");
+    std::fs::write(&torrent, meta.to_torrent_bytes()).unwrap();
+    let _tr = transmission(&dir.path().join("trconf"), &seed_dir, &torrent, true);
+    let s = session(true).await;
+    let out = dir.path().join("out");
+    let h = add(&s, &meta, &out, vec![]).await;
+    wait_completed(&h, 120).await;
+    assert_same_sha256(&src, &out.join(src.file_name().unwrap()));
+    s.shutdown().await;
+    tracker.shutdown().await;
+}
+
+async fn transmission_from_shoal(folder: bool) {
+    let tracker = start_tracker().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (seed_dir, src) = setup(dir.path(), folder);
+    let meta = make_torrent(&src, 32 * 1024, &[tracker.announce_url_http().unwrap()]);
+    let torrent = dir.path().join("t.torrent");
+    std::fs::write(&torrent, meta.to_torrent_bytes()).unwrap();
+    let out = dir.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    // Transmission first: it only accepts connections, so shoal must find it and dial.
+    let _tr = transmission(&dir.path().join("trconf"), &out, &torrent, false);
+    let s = session(true).await;
+    let h = add(&s, &meta, &seed_dir, vec![]).await;
+    wait_completed(&h, 30).await;
+    let expected = sha256_tree(&src);
+    let target = out.join(src.file_name().unwrap());
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        // Transmission writes in place: done when every file has the right hash.
+        if target.exists() && sha256_tree(&target) == expected {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "transmission did not finish in 120 s (shoal uploaded {})",
+            h.stats().uploaded
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    s.shutdown().await;
+    tracker.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs transmission-cli: scripts/install-peers.sh"]
+async fn shoal_downloads_one_file_from_transmission() {
+    shoal_from_transmission(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs transmission-cli: scripts/install-peers.sh"]
+async fn shoal_downloads_folder_from_transmission() {
+    shoal_from_transmission(true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs transmission-cli: scripts/install-peers.sh"]
+async fn transmission_downloads_one_file_from_shoal() {
+    transmission_from_shoal(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs transmission-cli: scripts/install-peers.sh"]
+async fn transmission_downloads_folder_from_shoal() {
+    transmission_from_shoal(true).await;
+}
