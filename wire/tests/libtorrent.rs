@@ -15,10 +15,11 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use sha1::{Digest, Sha1};
+use sha2::Digest as _;
 use shoal_wire::{
     BLOCK_LEN, Bitfield, BlockRequest, EXTENDED_HANDSHAKE_ID, ExtendedHandshake, Handshake,
-    HandshakeDecoder, Message, MessageDecoder, PeerId, UT_METADATA, UtMetadata, allowed_fast_set,
-    allowed_fast_set_unmasked,
+    HandshakeDecoder, HashRequest, Message, MessageDecoder, PeerId, UT_METADATA, UtMetadata,
+    allowed_fast_set, allowed_fast_set_unmasked,
 };
 
 const PYTHON: &str = "/usr/bin/python3";
@@ -32,6 +33,8 @@ struct Seeder {
     child: Child,
     facts: HashMap<String, String>,
     piece_hashes: Vec<[u8; 20]>,
+    /// BEP 52 piece layer of the file (hybrid torrents only).
+    piece_layer: Vec<[u8; 32]>,
     _dir: tempfile::TempDir,
 }
 
@@ -44,7 +47,8 @@ impl Drop for Seeder {
 }
 
 impl Seeder {
-    fn start() -> Seeder {
+    /// `kind`: "v1" or "hybrid".
+    fn start(kind: &str) -> Seeder {
         let dir = tempfile::tempdir().expect("temp dir");
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/libtorrent_seeder.py");
         let mut child = Command::new(PYTHON)
@@ -52,6 +56,7 @@ impl Seeder {
             .arg(dir.path())
             .arg(FILE_SIZE.to_string())
             .arg(PIECE_LENGTH.to_string())
+            .arg(kind)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -62,6 +67,7 @@ impl Seeder {
             child,
             facts: HashMap::new(),
             piece_hashes: Vec::new(),
+            piece_layer: Vec::new(),
             _dir: dir,
         };
         let (tx, rx) = mpsc::channel();
@@ -90,6 +96,12 @@ impl Seeder {
                         .piece_hashes
                         .push(metainfo::from_hex::<20>(hex).expect("piece hash hex"));
                 }
+                (Some("layer"), Some(i), Some(hex)) => {
+                    assert_eq!(i.parse::<usize>().unwrap(), seeder.piece_layer.len());
+                    seeder
+                        .piece_layer
+                        .push(metainfo::from_hex::<32>(hex).expect("layer hash hex"));
+                }
                 (Some(key), Some(value), None) => {
                     seeder.facts.insert(key.to_string(), value.to_string());
                 }
@@ -114,6 +126,33 @@ struct Peer {
 }
 
 impl Peer {
+    /// Connects to the seeder, sends `ours` and reads its handshake.
+    fn connect(
+        port: u16,
+        num_pieces: u32,
+        ours: &Handshake,
+        deadline: Instant,
+    ) -> (Peer, Handshake) {
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+        let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(10)).expect("connect");
+        stream
+            .set_write_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut peer = Peer {
+            stream,
+            buf: BytesMut::new(),
+            decoder: MessageDecoder::for_torrent(num_pieces, BLOCK_LEN),
+        };
+        peer.stream.write_all(&ours.to_bytes()).unwrap();
+        let theirs = loop {
+            if let Some(hs) = HandshakeDecoder::new().decode(&mut peer.buf).unwrap() {
+                break hs;
+            }
+            peer.fill(deadline);
+        };
+        (peer, theirs)
+    }
+
     fn send(&mut self, msg: &Message) {
         self.stream.write_all(&msg.to_bytes()).expect("send");
     }
@@ -148,7 +187,7 @@ impl Peer {
 #[test]
 #[ignore = "needs python3-libtorrent: scripts/install-peers.sh"]
 fn download_pieces_and_metadata_from_libtorrent() {
-    let seeder = Seeder::start();
+    let seeder = Seeder::start("v1");
     let port: u16 = seeder.fact("port");
     let info_hash = metainfo::from_hex::<20>(&seeder.facts["info_hash"]).expect("info-hash");
     let num_pieces: u32 = seeder.fact("num_pieces");
@@ -157,27 +196,9 @@ fn download_pieces_and_metadata_from_libtorrent() {
     assert_eq!(seeder.fact::<u64>("total_size"), FILE_SIZE);
     assert_eq!(seeder.piece_hashes.len(), num_pieces as usize);
 
-    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-    let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(10)).expect("connect");
-    stream
-        .set_write_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    let mut peer = Peer {
-        stream,
-        buf: BytesMut::new(),
-        decoder: MessageDecoder::for_torrent(num_pieces, BLOCK_LEN),
-    };
     let deadline = Instant::now() + Duration::from_secs(30);
-
-    // Handshake.
     let ours = Handshake::new(info_hash, PeerId::with_random([42; 12]));
-    peer.stream.write_all(&ours.to_bytes()).unwrap();
-    let theirs = loop {
-        if let Some(hs) = HandshakeDecoder::new().decode(&mut peer.buf).unwrap() {
-            break hs;
-        }
-        peer.fill(deadline);
-    };
+    let (mut peer, theirs) = Peer::connect(port, num_pieces, &ours, deadline);
     assert_eq!(theirs.info_hash, info_hash);
     assert!(
         theirs.reserved.extension_protocol(),
@@ -318,4 +339,79 @@ fn download_pieces_and_metadata_from_libtorrent() {
     assert_eq!(digest, info_hash, "SHA-1 of the metadata is the info-hash");
 
     peer.send(&Message::NotInterested);
+}
+
+#[test]
+#[ignore = "needs python3-libtorrent: scripts/install-peers.sh"]
+fn v2_hashes_from_libtorrent_hybrid_torrent() {
+    let seeder = Seeder::start("hybrid");
+    let port: u16 = seeder.fact("port");
+    let info_hash = metainfo::from_hex::<20>(&seeder.facts["info_hash"]).expect("info-hash");
+    let pieces_root = metainfo::from_hex::<32>(&seeder.facts["pieces_root"]).expect("root");
+    let num_pieces: u32 = seeder.fact("num_pieces");
+    assert_eq!(seeder.piece_layer.len(), num_pieces as usize);
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let v2 = metainfo::from_hex::<32>(&seeder.facts["info_hash_v2"]).expect("v2 hash");
+    let torrent = metainfo::InfoHash::Hybrid { v1: info_hash, v2 };
+
+    // Without the v2 upgrade bit, libtorrent answers in v1 terms...
+    let plain = Handshake::new(info_hash, PeerId::with_random([44; 12]));
+    let (_, theirs) = Peer::connect(port, num_pieces, &plain, deadline);
+    assert_eq!(theirs.info_hash, info_hash);
+    // ...with it (BEP 52 upgrade), it answers with the truncated v2 info-hash, which the
+    // hybrid torrent's identity accepts. (libtorrent 2.0.8 does not set the bit itself in
+    // its answer: the v2 hash is the answer.)
+    let mut ours = Handshake::new(info_hash, PeerId::with_random([43; 12]));
+    ours.reserved = ours.reserved.with_v2_upgrade(true);
+    let (mut peer, theirs) = Peer::connect(port, num_pieces, &ours, deadline);
+    assert_eq!(Some(theirs.info_hash), torrent.v2_truncated());
+    assert!(torrent.matches_wire(&theirs.info_hash));
+    assert!(theirs.reserved.extension_protocol() && theirs.reserved.fast());
+
+    peer.send(&ExtendedHandshake::default().to_message());
+    peer.send(&Message::HaveNone);
+    peer.send(&Message::Interested);
+
+    // The first two hashes of the piece layer (layer 1: 32 KiB pieces are 2 blocks), with
+    // the uncle hashes up to the file's root.
+    let tree_height = num_pieces.next_power_of_two().trailing_zeros();
+    let request = HashRequest {
+        pieces_root,
+        base_layer: (PIECE_LENGTH / BLOCK_LEN).trailing_zeros(),
+        index: 0,
+        length: 2,
+        proof_layers: tree_height - 1,
+    };
+    peer.send(&Message::HashRequest(request));
+    let hashes = loop {
+        match peer.next_message(deadline) {
+            Message::Hashes(h) => break h,
+            Message::HashReject(r) => panic!("libtorrent rejected {r:?}"),
+            _ => {}
+        }
+    };
+    eprintln!(
+        "libtorrent hashes: {} for {:?}",
+        hashes.hashes.len(),
+        hashes.request
+    );
+    assert_eq!(hashes.request, request);
+    assert_eq!(&hashes.hashes[..2], &seeder.piece_layer[..2]);
+    // Fold the proof: our pair is leftmost, so every uncle is a right sibling.
+    let sha256 = |l: &[u8; 32], r: &[u8; 32]| -> [u8; 32] {
+        let mut h = sha2::Sha256::new();
+        h.update(l);
+        h.update(r);
+        h.finalize().into()
+    };
+    let mut node = sha256(&hashes.hashes[0], &hashes.hashes[1]);
+    for uncle in &hashes.hashes[2..] {
+        node = sha256(&node, uncle);
+    }
+    assert_eq!(hashes.hashes.len() as u32, 2 + tree_height - 1);
+    assert_eq!(
+        node, pieces_root,
+        "the proof leads to the file's pieces root"
+    );
 }
