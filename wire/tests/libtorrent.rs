@@ -15,7 +15,6 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use sha1::{Digest, Sha1};
-use sha2::Digest as _;
 use shoal_wire::{
     BLOCK_LEN, Bitfield, BlockRequest, EXTENDED_HANDSHAKE_ID, ExtendedHandshake, Handshake,
     HandshakeDecoder, HashRequest, Message, MessageDecoder, PeerId, UT_METADATA, UtMetadata,
