@@ -105,7 +105,8 @@ impl MessageDecoder {
             return Ok(None);
         };
         self.check_header(msg_id, len)?;
-        let total = 4 + len as usize;
+        // Saturating: on a 32-bit target a 4 GiB maximum must not overflow.
+        let total = (len as usize).saturating_add(4);
         if buf.len() < total {
             return Ok(None);
         }
