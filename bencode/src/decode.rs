@@ -58,19 +58,72 @@ impl Default for Decoder {
     }
 }
 
-/// A list or dictionary still open.
-enum Frame<'a> {
-    List {
-        start: usize,
-        items: Vec<Value<'a>>,
-    },
-    Dict {
-        start: usize,
-        entries: Vec<(&'a [u8], Value<'a>)>,
-        /// The key read, waiting for its value.
-        pending: Option<&'a [u8]>,
-        sorted: bool,
-    },
+/// A list or dictionary still open. Its items wait in the shared scratch vectors from
+/// index `base` on, and move into one exactly-sized `Vec` when it closes: no per-container
+/// growth, and the scratch is reused from one decode to the next.
+#[derive(Clone, Copy)]
+struct Open<'a> {
+    /// Offset of the `l` or `d`.
+    start: usize,
+    /// Where this container's items (or entries) start in the scratch.
+    base: usize,
+    dict: bool,
+    /// The key read, waiting for its value (dictionaries only).
+    pending: Option<&'a [u8]>,
+    /// Keys seen so far are strictly increasing.
+    sorted: bool,
+}
+
+/// The decoder's working memory.
+#[derive(Default)]
+struct Scratch<'a> {
+    stack: Vec<Open<'a>>,
+    items: Vec<Value<'a>>,
+    entries: Vec<(&'a [u8], Value<'a>)>,
+}
+
+/// Scratch larger than this many elements is freed after a decode rather than kept.
+const SCRATCH_KEEP: usize = 16 * 1024;
+
+thread_local! {
+    static SCRATCH: std::cell::Cell<Scratch<'static>> = std::cell::Cell::new(Scratch::default());
+}
+
+/// Gives an empty vector's allocation a new element type of the same layout (here: the same
+/// type with another lifetime). The standard library collects `into_iter().map()` in place
+/// when layouts match, so this moves the buffer without copying or allocating; if it ever
+/// did not, it would merely allocate.
+fn recycle<T, U>(mut v: Vec<T>) -> Vec<U> {
+    v.clear();
+    v.into_iter()
+        .map(|_| unreachable!("the vector was cleared"))
+        .collect()
+}
+
+impl<'a> Scratch<'a> {
+    fn take() -> Scratch<'a> {
+        let s = SCRATCH.with(std::cell::Cell::take);
+        Scratch {
+            stack: recycle(s.stack),
+            items: recycle(s.items),
+            entries: recycle(s.entries),
+        }
+    }
+
+    fn give_back(self) {
+        let keep = |cap: usize| cap <= SCRATCH_KEEP;
+        if keep(self.stack.capacity())
+            && keep(self.items.capacity())
+            && keep(self.entries.capacity())
+        {
+            let s = Scratch {
+                stack: recycle(self.stack),
+                items: recycle(self.items),
+                entries: recycle(self.entries),
+            };
+            SCRATCH.with(|cell| cell.set(s));
+        }
+    }
 }
 
 impl Decoder {
@@ -138,39 +191,81 @@ impl Decoder {
         Ok((value, &input[end..]))
     }
 
-    fn parse<'a>(&self, input: &'a [u8], mut pos: usize) -> Result<(Value<'a>, usize)> {
-        let mut stack: Vec<Frame<'a>> = Vec::new();
+    fn parse<'a>(&self, input: &'a [u8], pos: usize) -> Result<(Value<'a>, usize)> {
+        // A lone integer or string needs no scratch.
+        match input.get(pos) {
+            Some(b'i') => return parse_int(input, pos).map(|(n, end)| (Value::Int(n), end)),
+            Some(b'0'..=b'9') => {
+                return parse_bytes(input, pos).map(|(b, end)| (Value::Bytes(b), end));
+            }
+            _ => {}
+        }
+        let mut scratch = Scratch::take();
+        let result = self.parse_nested(input, pos, &mut scratch);
+        scratch.give_back();
+        result
+    }
+
+    fn parse_nested<'a>(
+        &self,
+        input: &'a [u8],
+        mut pos: usize,
+        scratch: &mut Scratch<'a>,
+    ) -> Result<(Value<'a>, usize)> {
+        let Scratch {
+            stack,
+            items,
+            entries,
+        } = scratch;
         loop {
             // Inside a dictionary with no pending key, a key or the end comes next.
-            if let Some(Frame::Dict {
-                pending: pending @ None,
-                entries,
-                sorted,
-                ..
-            }) = stack.last_mut()
+            if let Some(top) = stack.last_mut()
+                && top.dict
+                && top.pending.is_none()
             {
                 match input.get(pos) {
-                    Some(b'e') => {}
                     Some(b'0'..=b'9') => {
-                        let key_offset = pos;
                         let (key, next) = parse_bytes(input, pos)?;
-                        if let Some((last, _)) = entries.last() {
+                        if entries.len() > top.base
+                            && let Some((last, _)) = entries.last()
+                        {
                             match (*last).cmp(key) {
                                 std::cmp::Ordering::Less => {}
                                 std::cmp::Ordering::Equal => {
-                                    return Err(Error::DuplicateKey { offset: key_offset });
+                                    return Err(Error::DuplicateKey { offset: pos });
                                 }
                                 std::cmp::Ordering::Greater => {
                                     if !self.lenient {
-                                        return Err(Error::UnsortedKey { offset: key_offset });
+                                        return Err(Error::UnsortedKey { offset: pos });
                                     }
-                                    *sorted = false;
+                                    top.sorted = false;
                                 }
                             }
                         }
-                        *pending = Some(key);
+                        top.pending = Some(key);
                         pos = next;
-                        continue;
+                    }
+                    Some(b'e') => {
+                        let Open {
+                            start,
+                            base,
+                            sorted,
+                            ..
+                        } = *top;
+                        stack.pop();
+                        pos += 1;
+                        if !sorted {
+                            check_unique(input, &entries[base..])?;
+                        }
+                        let dict =
+                            Dict::from_decoded(entries.split_off(base), &input[start..pos], sorted);
+                        match stack.last_mut() {
+                            None => return Ok((Value::Dict(dict), pos)),
+                            Some(top) => match top.pending.take() {
+                                Some(key) => entries.push((key, Value::Dict(dict))),
+                                None => items.push(Value::Dict(dict)),
+                            },
+                        }
                     }
                     Some(&found) => return Err(Error::NonStringKey { offset: pos, found }),
                     None => {
@@ -180,60 +275,59 @@ impl Decoder {
                         });
                     }
                 }
+                continue;
             }
 
             let value = match input.get(pos) {
-                Some(b'i') => {
-                    let (n, next) = parse_int(input, pos)?;
-                    pos = next;
-                    Value::Int(n)
-                }
                 Some(b'0'..=b'9') => {
                     let (b, next) = parse_bytes(input, pos)?;
                     pos = next;
+                    // Each branch hands its value over itself, so the value is written
+                    // straight into the scratch instead of through a shared temporary.
+                    if attach(stack, items, entries, Value::Bytes(b)) {
+                        continue;
+                    }
                     Value::Bytes(b)
                 }
-                Some(b'l') | Some(b'd') => {
+                Some(b'i') => {
+                    let (n, next) = parse_int(input, pos)?;
+                    pos = next;
+                    if attach(stack, items, entries, Value::Int(n)) {
+                        continue;
+                    }
+                    Value::Int(n)
+                }
+                Some(&open @ (b'l' | b'd')) => {
                     if stack.len() >= self.max_depth {
                         return Err(Error::DepthLimit {
                             offset: pos,
                             max_depth: self.max_depth,
                         });
                     }
-                    stack.push(if input[pos] == b'l' {
-                        Frame::List {
-                            start: pos,
-                            items: Vec::new(),
-                        }
-                    } else {
-                        Frame::Dict {
-                            start: pos,
-                            entries: Vec::new(),
-                            pending: None,
-                            sorted: true,
-                        }
+                    let dict = open == b'd';
+                    stack.push(Open {
+                        start: pos,
+                        base: if dict { entries.len() } else { items.len() },
+                        dict,
+                        pending: None,
+                        sorted: true,
                     });
                     pos += 1;
                     continue;
                 }
-                Some(b'e') if can_close(stack.last()) => {
+                Some(b'e') if stack.last().is_some_and(|top| !top.dict) => {
+                    let Open { start, base, .. } = stack.pop().expect("checked just above");
                     pos += 1;
-                    match stack.pop() {
-                        Some(Frame::List { start, items }) => {
-                            Value::List(List::from_decoded(items, &input[start..pos]))
-                        }
-                        Some(Frame::Dict {
-                            start,
-                            entries,
-                            sorted,
-                            ..
-                        }) => {
-                            if !sorted {
-                                check_unique(input, &entries)?;
+                    let list = List::from_decoded(items.split_off(base), &input[start..pos]);
+                    match stack.last_mut() {
+                        None => Value::List(list),
+                        Some(top) => {
+                            match top.pending.take() {
+                                Some(key) => entries.push((key, Value::List(list))),
+                                None => items.push(Value::List(list)),
                             }
-                            Value::Dict(Dict::from_decoded(entries, &input[start..pos], sorted))
+                            continue;
                         }
-                        None => unreachable!("can_close checked a frame is open"),
                     }
                 }
                 Some(&found) => {
@@ -248,33 +342,36 @@ impl Decoder {
                         offset: pos,
                         expected: match stack.last() {
                             None => "a value",
-                            Some(Frame::Dict { .. }) => "a dictionary value",
-                            Some(Frame::List { .. }) => "a value or 'e'",
+                            Some(top) if top.dict => "a dictionary value",
+                            Some(_) => "a value or 'e'",
                         },
                     });
                 }
             };
-
-            match stack.last_mut() {
-                None => return Ok((value, pos)),
-                Some(Frame::List { items, .. }) => items.push(value),
-                Some(Frame::Dict {
-                    entries, pending, ..
-                }) => {
-                    let key = pending.take().expect("a dictionary value follows its key");
-                    entries.push((key, value));
-                }
-            }
+            return Ok((value, pos));
         }
     }
 }
 
-/// An `e` closes a list, or a dictionary that is not waiting for a value.
-fn can_close(top: Option<&Frame<'_>>) -> bool {
-    matches!(
-        top,
-        Some(Frame::List { .. }) | Some(Frame::Dict { pending: None, .. })
-    )
+/// Hands a scalar to the open container it belongs to; `false` when no container is
+/// open (the scalar is the whole value).
+#[inline(always)]
+fn attach<'a>(
+    stack: &mut [Open<'a>],
+    items: &mut Vec<Value<'a>>,
+    entries: &mut Vec<(&'a [u8], Value<'a>)>,
+    value: Value<'a>,
+) -> bool {
+    match stack.last_mut() {
+        None => false,
+        Some(top) => {
+            match top.pending.take() {
+                Some(key) => entries.push((key, value)),
+                None => items.push(value),
+            }
+            true
+        }
+    }
 }
 
 /// Rejects duplicate keys in a dictionary whose keys were not in order, in n·log n.
@@ -414,4 +511,45 @@ pub(crate) fn parse_bytes(input: &[u8], start: usize) -> Result<(&[u8], usize)> 
     }
     let end = pos + length as usize;
     Ok((&input[pos..end], end))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recycle_keeps_the_allocation() {
+        let mut v: Vec<Value<'static>> = Vec::with_capacity(100);
+        v.push(Value::Int(1));
+        let ptr = v.as_ptr() as usize;
+        let input = b"x".to_vec();
+        let mut w: Vec<Value<'_>> = recycle(v);
+        assert!(w.capacity() >= 100);
+        assert_eq!(w.as_ptr() as usize, ptr);
+        w.push(Value::Bytes(&input));
+        assert_eq!(w.len(), 1);
+    }
+
+    #[test]
+    fn scratch_is_reused_and_large_scratch_is_dropped() {
+        decode(b"ld1:ai1eee").unwrap();
+        let kept = SCRATCH.with(|c| {
+            let s = c.take();
+            let caps = (s.stack.capacity(), s.items.capacity(), s.entries.capacity());
+            c.set(s);
+            caps
+        });
+        assert!(kept.0 >= 2 && kept.1 >= 1 && kept.2 >= 1, "{kept:?}");
+        let mut big = b"l".to_vec();
+        big.extend(std::iter::repeat_n(b"i1e", SCRATCH_KEEP + 1).flatten());
+        big.push(b'e');
+        decode(&big).unwrap();
+        let items_cap = SCRATCH.with(|c| {
+            let s = c.take();
+            let cap = s.items.capacity();
+            c.set(s);
+            cap
+        });
+        assert!(items_cap <= SCRATCH_KEEP, "{items_cap}");
+    }
 }
