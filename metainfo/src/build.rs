@@ -28,7 +28,7 @@ pub struct Progress {
 /// Creates a torrent from a file or a folder.
 ///
 /// Files are taken in a stable order (path components compared as bytes), hashed on
-/// all cores with memory bounded by `threads × 256 KiB`, and the result is a
+/// all cores with memory bounded by `threads × 64 KiB`, and the result is a
 /// [`Metainfo`] whose [`Metainfo::to_torrent_bytes`] is the .torrent. Without
 /// [`TorrentBuilder::creation_date`] the output is the same bytes on every run.
 /// Symbolic links and special files inside a folder are skipped.
@@ -174,7 +174,8 @@ impl TorrentBuilder {
         self
     }
 
-    /// Number of hashing threads (default: all cores).
+    /// Number of hashing threads (default: one more than the cores, so a thread waiting
+    /// for the disk does not leave a core idle).
     pub fn threads(mut self, threads: usize) -> Self {
         self.threads = Some(threads.max(1));
         self
@@ -542,8 +543,14 @@ fn hash_jobs(
         piece_length,
         v1,
     } = plan;
+    // One thread more than cores: a thread blocked in a read (a real disk, a cold
+    // cache) leaves its core to the others, as mktorrent's extra reader thread does.
     let threads = threads
-        .or_else(|| std::thread::available_parallelism().ok().map(|n| n.get()))
+        .or_else(|| {
+            std::thread::available_parallelism()
+                .ok()
+                .map(|n| n.get() + 1)
+        })
         .unwrap_or(1)
         .clamp(1, jobs.len().max(1));
     let piece_length_of = |job: &Job| job.spans.iter().map(|s| s.2).sum::<u64>();
