@@ -44,7 +44,7 @@ pub struct Args {
     /// Leave out the creation date, so the same data always gives the same bytes.
     #[arg(long)]
     pub no_date: bool,
-    /// Hashing threads (default: all cores).
+    /// Hashing threads (default: cores + 1).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
     /// No progress bar.
