@@ -359,6 +359,14 @@ impl Driver {
             // A peer sent a bad info dictionary: start over (peers ask again on their tick).
             return;
         }
+        {
+            let mut st = self.torrent.lock();
+            if st.meta_known {
+                return;
+            }
+            st.meta_known = true;
+            st.metadata = None;
+        }
         match Metainfo::from_info_bytes(&info) {
             Ok(meta) => self.activate(meta),
             Err(e) => self.torrent.emit(Event::Error {

@@ -543,12 +543,20 @@ impl Conn {
         let ok = {
             let st = self.torrent.lock();
             match (st.picker.as_ref(), st.active.as_ref()) {
-                (Some(p), Some(_)) => {
+                (Some(p), Some(a)) => {
+                    // v2 peers (libtorrent) pad a file's last piece to a whole block and
+                    // ask for the zeros too; v1 requests must stay inside the piece.
+                    let limit = if a.meta.info_hash().v2().is_some() {
+                        u64::from(a.store.piece_size(r.index))
+                            .next_multiple_of(u64::from(BLOCK_LEN))
+                    } else {
+                        u64::from(a.store.piece_size(r.index))
+                    };
                     p.has(r.index)
                         && r.length > 0
                         && r.length <= 128 * 1024
-                        && u64::from(r.begin) + u64::from(r.length)
-                            <= u64::from(p.piece_len(r.index))
+                        && r.begin < a.store.piece_size(r.index)
+                        && u64::from(r.begin) + u64::from(r.length) <= limit
                 }
                 _ => false,
             }
@@ -667,7 +675,7 @@ impl Conn {
         }
         let piece = {
             let mut st = self.torrent.lock();
-            if st.active.is_some() {
+            if st.meta_known {
                 return;
             }
             let fetch = st.metadata.get_or_insert_with(|| {

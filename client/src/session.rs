@@ -180,6 +180,7 @@ impl Session {
                     TorrentState::FetchingMetadata
                 },
                 metadata: None,
+                meta_known: meta.is_some(),
                 downloaded: 0,
                 uploaded: 0,
                 down_rate: 0,

@@ -110,10 +110,21 @@ impl Store {
         self.inner.mark_verified(piece).map_err(Error::from_store)
     }
 
+    /// Size of `piece` in the layout, pad bytes included (v2 and hybrid torrents end files
+    /// on piece boundaries; peers may ask for those zeros).
+    pub fn piece_size(&self, piece: u32) -> u32 {
+        self.inner.layout().piece_size(piece).unwrap_or(0)
+    }
+
     /// Reads part of a verified piece for upload.
+    /// Bytes past the piece's end (v2 block padding) read as zeros.
     pub fn read_into(&self, piece: u32, offset: u32, buf: &mut [u8]) -> Result<()> {
+        let size = self.piece_size(piece);
+        let inside = (size.saturating_sub(offset) as usize).min(buf.len());
+        let (data, pad) = buf.split_at_mut(inside);
+        pad.fill(0);
         self.inner
-            .read_block_into(piece, offset, buf)
+            .read_block_into(piece, offset, data)
             .map_err(Error::from_store)
     }
 

@@ -122,6 +122,9 @@ pub(crate) struct State {
     pub banned: HashSet<BanKey>,
     pub status: TorrentState,
     pub metadata: Option<MetadataFetch>,
+    /// The info dictionary is known (from a .torrent, or fetched and verified): never
+    /// fetch it (again) from peers.
+    pub meta_known: bool,
     pub downloaded: u64,
     pub uploaded: u64,
     pub down_rate: u64,

@@ -132,3 +132,9 @@ async fn libtorrent_downloads_hybrid_from_shoal() {
 async fn shoal_downloads_v2_from_libtorrent() {
     shoal_from_libtorrent(true, TorrentVersion::V2, false).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs libtorrent: scripts/install-peers.sh"]
+async fn libtorrent_downloads_v2_from_shoal() {
+    libtorrent_from_shoal(true, TorrentVersion::V2).await;
+}
