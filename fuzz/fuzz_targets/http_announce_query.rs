@@ -11,7 +11,13 @@ fuzz_target!(|data: &[u8]| {
         let query = request.to_query_string();
         assert!(query.is_ascii());
         assert_eq!(
-            AnnounceRequest::parse_query(query.as_bytes(), &Limits { max_query_len: usize::MAX, ..limits }),
+            AnnounceRequest::parse_query(
+                query.as_bytes(),
+                &Limits {
+                    max_query_len: usize::MAX,
+                    ..limits
+                }
+            ),
             Ok(request),
             "parse -> build -> parse"
         );
@@ -19,7 +25,13 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(request) = ScrapeRequest::parse_query(data, &limits) {
         let query = request.to_query_string();
         assert_eq!(
-            ScrapeRequest::parse_query(query.as_bytes(), &Limits { max_query_len: usize::MAX, ..limits }),
+            ScrapeRequest::parse_query(
+                query.as_bytes(),
+                &Limits {
+                    max_query_len: usize::MAX,
+                    ..limits
+                }
+            ),
             Ok(request),
             "parse -> build -> parse"
         );

@@ -10,10 +10,16 @@ use metainfo::Metainfo;
 use sha1::Digest;
 
 fn check_component(c: &str) {
-    assert!(!c.is_empty() && c != "." && c != "..", "unsafe component {c:?}");
+    assert!(
+        !c.is_empty() && c != "." && c != "..",
+        "unsafe component {c:?}"
+    );
     assert!(!c.contains(['/', '\\', '\0']), "separator in {c:?}");
     let b = c.as_bytes();
-    assert!(!(b.len() >= 2 && b[0].is_ascii_alphabetic() && b[1] == b':'), "drive {c:?}");
+    assert!(
+        !(b.len() >= 2 && b[0].is_ascii_alphabetic() && b[1] == b':'),
+        "drive {c:?}"
+    );
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -21,7 +27,10 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let raw = meta.info_bytes();
-    assert!(data.windows(raw.len()).any(|w| w == raw), "info bytes come from the input");
+    assert!(
+        data.windows(raw.len()).any(|w| w == raw),
+        "info bytes come from the input"
+    );
     let ih = meta.info_hash();
     if let Some(v1) = ih.v1() {
         assert_eq!(sha1::Sha1::digest(raw).as_slice(), v1);

@@ -19,10 +19,7 @@ fuzz_target!(|data: &[u8]| {
             Ok(response.clone()),
             "parse -> encode -> parse"
         );
-        if matches!(
-            response,
-            UdpResponse::Announce(_) | UdpResponse::Scrape(_)
-        ) {
+        if matches!(response, UdpResponse::Announce(_) | UdpResponse::Scrape(_)) {
             assert_eq!(bytes, packet);
         }
     }

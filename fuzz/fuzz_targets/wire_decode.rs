@@ -9,7 +9,11 @@ use bytes::BytesMut;
 use libfuzzer_sys::fuzz_target;
 use wire::{Error, Handshake, Message, MessageDecoder};
 
-fn decode_all(decoder: &mut MessageDecoder, buf: &mut BytesMut, out: &mut Vec<Message>) -> Option<Error> {
+fn decode_all(
+    decoder: &mut MessageDecoder,
+    buf: &mut BytesMut,
+    out: &mut Vec<Message>,
+) -> Option<Error> {
     loop {
         match decoder.decode(buf) {
             Ok(Some(m)) => out.push(m),
@@ -39,7 +43,11 @@ fuzz_target!(|data: &[u8]| {
     for m in &whole {
         m.encode(&mut encoded);
     }
-    assert_eq!(encoded, &stream[..consumed], "decode then encode must be the identity");
+    assert_eq!(
+        encoded,
+        &stream[..consumed],
+        "decode then encode must be the identity"
+    );
 
     // The same stream in chunks of 1..=37 bytes, sizes derived from the seed and input.
     let mut decoder = MessageDecoder::new(max_len);
