@@ -11,6 +11,7 @@ use crate::layout::Layout;
 use crate::resume::ResumeData;
 use crate::storage::Storage;
 use crate::verify::PieceHashes;
+use sha1::Digest;
 
 /// What [`PieceStore::write_block`] did with a block.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -241,12 +242,41 @@ impl<S: Storage> PieceStore<S> {
     /// Hash `piece` as it is in storage and compare with the expected hash, without
     /// changing any state. Missing or truncated files give `Ok(false)`.
     pub fn check_piece(&self, piece: u32) -> Result<bool> {
+        self.hash_check(piece, &mut Vec::new())
+    }
+
+    /// Read and hash `piece` (missing data counts as a mismatch), with `buf` as scratch.
+    /// v1 pieces are read and hashed in 64 KiB slices, so the bytes are hashed while
+    /// still in the CPU cache.
+    fn hash_check(&self, piece: u32, buf: &mut Vec<u8>) -> Result<bool> {
+        const SLICE: u32 = 64 * 1024;
         let size = self.layout.piece_size(piece)?;
-        let mut buf = vec![0; size as usize];
-        match self.read_block_into(piece, 0, &mut buf) {
-            Ok(()) => self.hashes.check(&self.layout, piece, &buf),
+        let result = match &self.hashes {
+            PieceHashes::V1(v1) => {
+                buf.resize(SLICE.min(size) as usize, 0);
+                let mut h = sha1::Sha1::new();
+                let mut done = 0;
+                let mut r = Ok(());
+                while done < size && r.is_ok() {
+                    let n = SLICE.min(size - done);
+                    r = self.read_block_into(piece, done, &mut buf[..n as usize]);
+                    h.update(&buf[..n as usize]);
+                    done += n;
+                }
+                r.map(|()| {
+                    v1.get(piece as usize)
+                        .is_some_and(|want| h.finalize().as_slice() == want)
+                })
+            }
+            _ => {
+                buf.resize(size as usize, 0);
+                self.read_block_into(piece, 0, buf)
+                    .and_then(|()| self.hashes.check(&self.layout, piece, buf))
+            }
+        };
+        match result {
             Err(e) if e.is_missing_data() => Ok(false),
-            Err(e) => Err(e),
+            other => other,
         }
     }
 
@@ -350,15 +380,9 @@ impl<S: Storage> PieceStore<S> {
                 let Some(&piece) = pieces.get(i) else {
                     return Ok(());
                 };
-                let size = self.layout.piece_size(piece)?;
-                buf.resize(size as usize, 0);
                 let ok = {
                     let _verifying = self.verifying(piece);
-                    let ok = match self.read_block_into(piece, 0, &mut buf) {
-                        Ok(()) => self.hashes.check(&self.layout, piece, &buf),
-                        Err(e) if e.is_missing_data() => Ok(false),
-                        Err(e) => Err(e),
-                    };
+                    let ok = self.hash_check(piece, &mut buf);
                     let ok = match ok {
                         Ok(ok) => ok,
                         Err(e) => {
