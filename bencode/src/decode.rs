@@ -262,8 +262,9 @@ impl Decoder {
                         match stack.last_mut() {
                             None => return Ok((Value::Dict(dict), pos)),
                             Some(top) => match top.pending.take() {
-                                Some(key) => entries.push((key, Value::Dict(dict))),
-                                None => items.push(Value::Dict(dict)),
+                                Some(key) => entries
+                                    .extend(std::iter::once_with(|| (key, Value::Dict(dict)))),
+                                None => items.extend(std::iter::once_with(|| Value::Dict(dict))),
                             },
                         }
                     }
@@ -284,7 +285,7 @@ impl Decoder {
                     pos = next;
                     // Each branch hands its value over itself, so the value is written
                     // straight into the scratch instead of through a shared temporary.
-                    if attach(stack, items, entries, Value::Bytes(b)) {
+                    if attach(stack, items, entries, || Value::Bytes(b)) {
                         continue;
                     }
                     Value::Bytes(b)
@@ -292,7 +293,7 @@ impl Decoder {
                 Some(b'i') => {
                     let (n, next) = parse_int(input, pos)?;
                     pos = next;
-                    if attach(stack, items, entries, Value::Int(n)) {
+                    if attach(stack, items, entries, || Value::Int(n)) {
                         continue;
                     }
                     Value::Int(n)
@@ -323,8 +324,9 @@ impl Decoder {
                         None => Value::List(list),
                         Some(top) => {
                             match top.pending.take() {
-                                Some(key) => entries.push((key, Value::List(list))),
-                                None => items.push(Value::List(list)),
+                                Some(key) => entries
+                                    .extend(std::iter::once_with(|| (key, Value::List(list)))),
+                                None => items.extend(std::iter::once_with(|| Value::List(list))),
                             }
                             continue;
                         }
@@ -360,14 +362,16 @@ fn attach<'a>(
     stack: &mut [Open<'a>],
     items: &mut Vec<Value<'a>>,
     entries: &mut Vec<(&'a [u8], Value<'a>)>,
-    value: Value<'a>,
+    value: impl FnOnce() -> Value<'a>,
 ) -> bool {
+    // `extend(once_with(..))` reserves room first and builds the value in place; a plain
+    // `push(value)` builds it on the stack and copies it, which stalls store forwarding.
     match stack.last_mut() {
         None => false,
         Some(top) => {
             match top.pending.take() {
-                Some(key) => entries.push((key, value)),
-                None => items.push(value),
+                Some(key) => entries.extend(std::iter::once_with(|| (key, value()))),
+                None => items.extend(std::iter::once_with(value)),
             }
             true
         }
