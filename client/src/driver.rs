@@ -665,7 +665,7 @@ impl Driver {
         if self.ticks.is_multiple_of(10) {
             self.choke_round();
         }
-        if self.ticks % 60 == 5 {
+        if self.ticks % 60 == 2 {
             self.send_pex();
         }
         if self.ticks.is_multiple_of(30) {

@@ -150,6 +150,7 @@ pub(crate) async fn run(
         setup_done: false,
         decoder: MessageDecoder::default(),
         paced_until: None,
+        window: MIN_QUEUE,
     };
     let reason = conn.run(rd, leftover, rx).await;
     writer.abort();
@@ -185,6 +186,8 @@ struct Conn {
     setup_done: bool,
     decoder: MessageDecoder,
     paced_until: Option<Instant>,
+    /// Slow-start request window (blocks).
+    window: usize,
 }
 
 async fn pace(until: Option<Instant>) {
@@ -345,9 +348,14 @@ impl Conn {
             let st = self.torrent.lock();
             st.peers.get(&self.key).map_or(0, |p| p.down_rate)
         };
-        // About half a second of data at the peer's current rate.
+        // About half a second of data at the peer's current rate, or — before the rate is
+        // measured — a window that grows by one per block delivered (TCP-style slow start),
+        // so one fast peer fills the link within the first second.
         let by_rate = (rate / 2 / u64::from(BLOCK_LEN)) as usize;
-        by_rate.clamp(MIN_QUEUE, MAX_QUEUE).min(self.reqq.max(1))
+        by_rate
+            .max(self.window)
+            .clamp(MIN_QUEUE, MAX_QUEUE)
+            .min(self.reqq.max(1))
     }
 
     fn fill_requests(&mut self) {
@@ -580,6 +588,7 @@ impl Conn {
             // Unrequested (or cancelled and sent anyway): ignore, it is not counted.
             return Ok(());
         }
+        self.window = (self.window + 1).min(MAX_QUEUE);
         self.counters
             .downloaded
             .fetch_add(data.len() as u64, Ordering::Relaxed);
@@ -862,6 +871,7 @@ impl Conn {
         if !self.outstanding.is_empty() && now - self.last_piece > SNUB_TIMEOUT {
             // The peer sits on our requests: give them to others.
             self.drop_outstanding();
+            self.window = MIN_QUEUE;
             self.last_piece = now;
         }
         if self
@@ -878,7 +888,9 @@ impl Conn {
     }
 }
 
-/// Owns the write half: sends queued messages and serves block requests.
+/// Owns the write half: sends control messages as they come and block data as the disk
+/// stage ([`server_task`]) produces it, so reading the next blocks overlaps sending the
+/// previous ones. The data channel is bounded: a slow peer does not pile up memory.
 async fn writer_task(
     torrent: Arc<Torrent>,
     mut wr: OwnedWriteHalf,
@@ -886,57 +898,74 @@ async fn writer_task(
     counters: Arc<PeerCounters>,
     fast: bool,
 ) {
+    let (req_tx, req_rx) = mpsc::unbounded_channel();
+    let (data_tx, mut data_rx) = mpsc::channel::<Bytes>(4);
+    let server = tokio::spawn(server_task(torrent, req_rx, data_tx, counters, fast));
     let mut keepalive = tokio::time::interval(Duration::from_secs(90));
     keepalive.tick().await;
-    let mut batch = Vec::new();
+    let mut small = BytesMut::new();
     loop {
-        let first = tokio::select! {
-            m = rx.recv() => match m { Some(m) => m, None => return },
-            _ = keepalive.tick() => Out::Msg(Bytes::from_static(&[0, 0, 0, 0])),
+        let chunk = tokio::select! {
+            biased;
+            m = rx.recv() => match m {
+                Some(Out::Msg(b)) => {
+                    // Coalesce control messages already queued into one write.
+                    small.extend_from_slice(&b);
+                    while small.len() < 64 * 1024 {
+                        match rx.try_recv() {
+                            Ok(Out::Msg(b)) => small.extend_from_slice(&b),
+                            Ok(Out::Serve(r)) => { let _ = req_tx.send(r); }
+                            Err(_) => break,
+                        }
+                    }
+                    small.split().freeze()
+                }
+                Some(Out::Serve(r)) => {
+                    let _ = req_tx.send(r);
+                    continue;
+                }
+                None => break,
+            },
+            d = data_rx.recv() => match d {
+                Some(d) => d,
+                None => break,
+            },
+            _ = keepalive.tick() => Bytes::from_static(&[0, 0, 0, 0]),
         };
-        batch.clear();
-        batch.push(first);
-        while batch.len() < 256 {
+        if wr.write_all(&chunk).await.is_err() {
+            break;
+        }
+    }
+    server.abort();
+}
+
+/// Reads requested blocks from disk in batches (in `spawn_blocking`) for the writer.
+async fn server_task(
+    torrent: Arc<Torrent>,
+    mut rx: mpsc::UnboundedReceiver<BlockRequest>,
+    data_tx: mpsc::Sender<Bytes>,
+    counters: Arc<PeerCounters>,
+    fast: bool,
+) {
+    let mut serve = Vec::new();
+    let mut chunks = Vec::new();
+    while let Some(first) = rx.recv().await {
+        serve.push(first);
+        // About 1 MiB per batch: big enough to amortise, small enough to pipeline.
+        while serve.len() < 64 {
             match rx.try_recv() {
-                Ok(m) => batch.push(m),
+                Ok(r) => serve.push(r),
                 Err(_) => break,
             }
         }
-        let mut chunks: Vec<Bytes> = Vec::new();
-        let mut small = BytesMut::new();
-        let mut serve = Vec::new();
-        // Keep message order: control messages and served blocks leave as queued.
-        for item in batch.drain(..) {
-            match item {
-                Out::Msg(b) => {
-                    if !serve.is_empty() {
-                        if !small.is_empty() {
-                            chunks.push(small.split().freeze());
-                        }
-                        if serve_blocks(&torrent, &mut serve, &counters, fast, &mut chunks)
-                            .await
-                            .is_err()
-                        {
-                            return;
-                        }
-                    }
-                    small.extend_from_slice(&b);
-                }
-                Out::Serve(r) => serve.push(r),
-            }
-        }
-        if !small.is_empty() {
-            chunks.push(small.split().freeze());
-        }
-        if !serve.is_empty()
-            && serve_blocks(&torrent, &mut serve, &counters, fast, &mut chunks)
-                .await
-                .is_err()
+        if serve_blocks(&torrent, &mut serve, &counters, fast, &mut chunks)
+            .await
+            .is_err()
         {
             return;
         }
-        for chunk in &chunks {
-            if wr.write_all(chunk).await.is_err() {
+        for c in chunks.drain(..) {
+            if data_tx.send(c).await.is_err() {
                 return;
             }
         }
