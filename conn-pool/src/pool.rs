@@ -341,7 +341,8 @@ impl<A: Clone + Eq + Hash> Pool<A> {
 
     /// An open connection closed. The address may be redialled after a
     /// backoff: short if it gave data, growing if it keeps closing without.
-    /// Addresses known only because they connected to us are forgotten.
+    /// Addresses known only because they connected to us are forgotten when
+    /// that backoff ends.
     pub fn on_closed(&mut self, addr: &A, info: ClosedInfo, now: Instant) {
         let now = self.tick(now);
         let Some(&idx) = self.index.get(addr) else {
@@ -360,10 +361,9 @@ impl<A: Clone + Eq + Hash> Pool<A> {
         } else {
             e.failures = e.failures.saturating_add(1);
         }
-        if e.source == Source::Inbound && !e.banned_at(now) {
-            self.forget(idx);
-            return;
-        }
+        // Addresses known only from inbound connections wait out the backoff
+        // too (so a discovery of the same address then does not redial it at
+        // once) and are forgotten when it ends.
         self.wait_after_failure(idx, now);
     }
 
@@ -402,7 +402,7 @@ impl<A: Clone + Eq + Hash> Pool<A> {
         }
     }
 
-    /// Lifts a ban early; the address becomes dialable when any backoff ends.
+    /// Lifts a ban early; an idle banned address becomes dialable at once.
     pub fn unban(&mut self, addr: &A) {
         let Some(&idx) = self.index.get(addr) else {
             return;
@@ -621,6 +621,8 @@ impl<A: Clone + Eq + Hash> Pool<A> {
             }
             match e.ban_until {
                 Some(t) => self.make_waiting(idx, t, true),
+                // known only from an inbound connection: not an address to dial
+                None if e.source == Source::Inbound => self.forget(idx),
                 None => self.make_ready(idx),
             }
         }

@@ -252,10 +252,26 @@ fn inbound_connections_take_room_and_are_forgotten_after() {
         reason: CloseReason::Remote,
     };
     pool.on_closed(&1, info, t0);
-    assert!(
-        !pool.contains(&1),
-        "an inbound-only address is not dialled back"
-    );
+    // an inbound-only address is not dialled back: it waits out a backoff
+    // (so discovering it meanwhile does not redial it at once), then goes
+    let until = backoff_until(&pool, 1);
+    assert_eq!(pool.poll_dial(until - ms(1)), None);
+    // it may connect to us again meanwhile
+    assert!(pool.on_inbound(&1, t0 + ms(1)));
+    pool.on_closed(&1, info, t0 + ms(2));
+    let until = backoff_until(&pool, 1);
+    pool.handle_timeout(until);
+    assert!(!pool.contains(&1));
+    // a banned inbound-only address is remembered for the ban, then forgotten
+    assert!(pool.on_inbound(&5, t0));
+    pool.ban(&5, t0);
+    pool.on_closed(&5, info, t0);
+    let Some(Reason::Banned { until }) = pool.why_not(&5) else {
+        panic!("not banned: {:?}", pool.why_not(&5));
+    };
+    assert!(!pool.on_inbound(&5, until - ms(1)));
+    pool.handle_timeout(until);
+    assert!(!pool.contains(&5));
     // an inbound from a known candidate keeps the candidate
     pool.add_candidate(4, Source::Tracker, t0);
     assert!(pool.on_inbound(&4, t0));

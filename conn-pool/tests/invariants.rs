@@ -92,6 +92,10 @@ proptest! {
         let mut pending: Vec<u8> = Vec::new();
         let mut connected: Vec<u8> = Vec::new();
         let mut banned: HashMap<u8, Instant> = HashMap::new();
+        // No redial sooner than half the base backoff (the least jittered
+        // delay) after a dial or a close.
+        let mut not_before: HashMap<u8, Instant> = HashMap::new();
+        let least_backoff = cfg.backoff_base / 2;
         for op in ops {
             match op {
                 Op::Add(a) => {
@@ -109,7 +113,18 @@ proptest! {
                             banned.get(&a).is_none_or(|&t| t <= now),
                             "dialled {} before its ban ended", a
                         );
+                        prop_assert!(
+                            not_before.get(&a).is_none_or(|&t| t <= now),
+                            "redialled {} {:?} too early", a, not_before.get(&a).map(|&t| t - now)
+                        );
+                        not_before.insert(a, now + least_backoff);
                         pending.push(a);
+                        // dials stay within the learned limits (overdue
+                        // attempts count half against the half-open one)
+                        let s = pool.stats();
+                        let weighed = s.half_open - s.overdue + s.overdue.div_ceil(2);
+                        prop_assert!(weighed <= s.half_open_limit, "{:?}", s);
+                        prop_assert!(s.half_open + s.connected() <= s.connection_limit, "{:?}", s);
                     }
                     // drained: the next wake-up is in the future (no busy loop)
                     if let Some(t) = pool.next_timeout() {
@@ -135,6 +150,7 @@ proptest! {
                         connected.retain(|&x| x != a);
                         let info = ClosedInfo { bytes_up: bytes, bytes_down: bytes * 1000, reason: close_reason(r) };
                         pool.on_closed(&a, info, now);
+                        not_before.insert(a, now + least_backoff);
                     }
                 }
                 Op::Inbound(a) => {
@@ -152,6 +168,7 @@ proptest! {
                 Op::Unban(a) => {
                     pool.unban(&a);
                     banned.remove(&a);
+                    not_before.remove(&a); // dialable at once
                 }
                 Op::Advance(ms) => {
                     now += Duration::from_millis(ms);
@@ -168,7 +185,10 @@ proptest! {
                     _ => {
                         let info = ClosedInfo { bytes_up: 0, bytes_down: 0, reason: CloseReason::Error };
                         pool.on_closed(&a, info, now);
-                        connected.retain(|&x| x != a);
+                        if connected.contains(&a) {
+                            connected.retain(|&x| x != a);
+                            not_before.insert(a, now + least_backoff);
+                        }
                     }
                 },
             }
