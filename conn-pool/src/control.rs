@@ -219,6 +219,53 @@ impl Controller {
         f64::from(self.lost()) > mean + MARGIN * len + 1.5 * sigma
     }
 
+    /// True if addresses that connected before lost clearly fewer attempts
+    /// in this epoch than congestion would explain.
+    ///
+    /// A full router drops attempts whoever they go to; more dead addresses
+    /// among the unproven ones leave the proven ones alone. From the excess
+    /// loss of the unproven classes, estimate the drop rate `p`; under
+    /// congestion the proven addresses would lose `n * p` give or take two
+    /// standard deviations. Only fewer than that clears the network. With
+    /// few proven addresses in the epoch the test cannot clear it (safe).
+    fn known_addresses_unharmed(&self) -> bool {
+        let known = self.epoch[Class::Known as usize];
+        let mut n = 0.0;
+        let mut excess = 0.0;
+        for c in [Class::Fresh, Class::Failed] {
+            let count = self.epoch[c as usize];
+            let Some(b) = self.baseline[c as usize] else {
+                continue;
+            };
+            if b >= 0.99 {
+                continue;
+            }
+            n += f64::from(count.n);
+            excess += (f64::from(count.lost) - f64::from(count.n) * b) / (1.0 - b);
+        }
+        if known.n == 0 || n < 1.0 {
+            return false;
+        }
+        let p = (excess / n).clamp(0.0, 1.0);
+        let kn = f64::from(known.n);
+        let expected = kn * p;
+        let sd = (kn * p * (1.0 - p)).sqrt();
+        f64::from(known.lost) < expected - 2.0 * sd
+    }
+
+    /// Moves the unproven classes' expected share towards this epoch's.
+    fn learn_unproven(&mut self, gain: f64) {
+        for c in [Class::Fresh, Class::Failed] {
+            let count = self.epoch[c as usize];
+            if count.n == 0 {
+                continue;
+            }
+            let f = f64::from(count.lost) / f64::from(count.n);
+            let b = self.baseline[c as usize].unwrap_or(f);
+            self.baseline[c as usize] = Some(b + gain * (f - b));
+        }
+    }
+
     /// Moves each class's expected share towards what this epoch saw.
     fn learn(&mut self, down: f64, up: f64) {
         for (c, count) in self.epoch.iter().enumerate() {
@@ -275,7 +322,14 @@ impl Controller {
             count.lost += 1;
         }
         if self.over_threshold() {
-            self.congested(open, now);
+            if self.known_addresses_unharmed() {
+                // Not congestion: more of the unproven addresses are dead.
+                // Learn their new rate quickly, keep the limits.
+                self.learn_unproven(0.5);
+                self.epoch = [ClassCount::default(); CLASSES];
+            } else {
+                self.congested(open, now);
+            }
         } else if self.epoch.iter().map(|c| c.n).sum::<u32>() >= self.epoch_len() {
             // a plain moving average over clean epochs (those above the
             // threshold only creep it, in `congested`)

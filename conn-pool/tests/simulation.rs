@@ -162,3 +162,44 @@ fn reaches_the_configured_maximum_quickly_on_a_perfect_network() {
     assert!(c <= secs(6), "connections took {c:?}");
     assert_eq!(sim.pool.stats().congestion_events, 0);
 }
+
+#[test]
+fn learns_a_higher_dead_address_rate_instead_of_collapsing() {
+    // The router has room to spare (N = 200). At one minute a tracker
+    // returns 100,000 new addresses, 85% of them dead (the first 20,000 had
+    // 10%). That is not congestion: the limit must not sink to its floor.
+    let mut net = NetModel::half_open(200);
+    net.dead_fraction = 0.1;
+    let mut config = adaptive();
+    config.max_half_open = 60;
+    let mut sim = Sim::new(Pool::new(config, 21), net, 20_000, 23);
+    let before = sim.run_sampled(secs(60));
+    sim.add_candidates(20_000..120_000, 0.85);
+    let after = sim.run_sampled(secs(180));
+    let limit_before = mean(&before, 30, |s| s.half_open_limit);
+    let limit_after = mean(&after, 120, |s| s.half_open_limit);
+    let lowest = after
+        .iter()
+        .map(|(_, s)| s.half_open_limit)
+        .min()
+        .unwrap_or(0);
+    let loss = after.last().map_or(0, |(_, s)| s.expected_loss_permille);
+    println!(
+        "limit {limit_before:.1} -> {limit_after:.1} (lowest {lowest}), expected loss {loss}‰, dropped {}",
+        sim.counters.dropped
+    );
+    assert!(
+        limit_after >= 0.5 * limit_before,
+        "{limit_before:.1} -> {limit_after:.1}"
+    );
+    // addresses that connected before still answer: no deep cut meanwhile
+    assert!(
+        lowest as f64 >= 0.5 * limit_before,
+        "limit fell to {lowest} from {limit_before:.1}"
+    );
+    assert!(
+        loss >= 400,
+        "expected loss {loss}‰ after the dead-heavy batch"
+    );
+    assert_eq!(sim.counters.dropped, 0, "the router never overflowed");
+}

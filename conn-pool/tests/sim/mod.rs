@@ -113,6 +113,8 @@ pub struct Sim {
     /// Table entries in use.
     table: usize,
     next_id: u64,
+    /// Address ranges added later, with their own share of dead addresses.
+    batches: Vec<(std::ops::Range<u32>, f64)>,
 }
 
 impl Sim {
@@ -133,6 +135,7 @@ impl Sim {
             open: HashMap::new(),
             table: 0,
             next_id: 0,
+            batches: Vec::new(),
         };
         for a in 0..candidates {
             sim.pool.add_candidate(a, Source::Tracker, start);
@@ -161,9 +164,24 @@ impl Sim {
         (z >> 11) as f64 / (1u64 << 53) as f64
     }
 
+    /// Adds the addresses `range` now (as if a tracker just returned them),
+    /// `dead_fraction` of them dead.
+    pub fn add_candidates(&mut self, range: std::ops::Range<u32>, dead_fraction: f64) {
+        for a in range.clone() {
+            self.pool.add_candidate(a, Source::Tracker, self.now);
+        }
+        self.batches.push((range, dead_fraction));
+    }
+
     /// True if `addr` answers at all.
     pub fn is_alive(&self, addr: u32) -> bool {
-        self.trait_of(addr, 1) >= self.net.dead_fraction
+        let dead = self
+            .batches
+            .iter()
+            .rev()
+            .find(|(r, _)| r.contains(&addr))
+            .map_or(self.net.dead_fraction, |&(_, d)| d);
+        self.trait_of(addr, 1) >= dead
     }
 
     /// Elapsed virtual time.
