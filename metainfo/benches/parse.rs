@@ -62,6 +62,15 @@ fn bench(c: &mut Criterion) {
     c.bench_function("parse v1 20k pieces 5k files", |b| {
         b.iter(|| Metainfo::from_bytes(black_box(&v1)).unwrap())
     });
+    // What the bencode decoder alone takes on the same bytes, for comparison.
+    c.bench_function("bencode decode only, same torrent", |b| {
+        b.iter(|| {
+            bencode::Decoder::new()
+                .lenient(true)
+                .decode(black_box(&v1))
+                .unwrap()
+        })
+    });
 
     let hybrid = std::fs::read(concat!(
         env!("CARGO_MANIFEST_DIR"),

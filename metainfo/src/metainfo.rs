@@ -90,8 +90,8 @@ pub struct Metainfo {
     pub(crate) piece_space: u64,
     pub(crate) total_length: u64,
     pub(crate) num_pieces: u32,
-    /// Concatenated SHA-1 piece hashes (v1 and hybrid).
-    pub(crate) pieces_v1: Vec<u8>,
+    /// Where the concatenated SHA-1 piece hashes (v1 and hybrid) lie in `info_bytes`.
+    pub(crate) pieces_v1: std::ops::Range<usize>,
     /// Piece layers by file index (v2 files longer than one piece), validated.
     pub(crate) piece_layers: BTreeMap<usize, Vec<[u8; 32]>>,
     pub(crate) trackers: Vec<Vec<String>>,
@@ -236,7 +236,8 @@ impl Metainfo {
     /// The SHA-1 hash of piece `index` (v1 and hybrid torrents).
     pub fn piece_hash_v1(&self, index: u32) -> Option<[u8; 20]> {
         let i = usize::try_from(index).ok()?;
-        let bytes = self.pieces_v1.get(i * 20..i * 20 + 20)?;
+        let pieces = self.info_bytes.get(self.pieces_v1.clone())?;
+        let bytes = pieces.get(i.checked_mul(20)?..i * 20 + 20)?;
         let mut out = [0u8; 20];
         out.copy_from_slice(bytes);
         Some(out)

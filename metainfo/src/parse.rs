@@ -500,7 +500,7 @@ pub(crate) fn parse_info_dict(raw: &[u8], info: &Dict<'_>) -> Result<Metainfo> {
     let num_pieces = piece_count(space, piece_length)?;
 
     let pieces_v1 = if version == TorrentVersion::V2 {
-        Vec::new()
+        0..0
     } else {
         let pieces = info
             .get(b"pieces")
@@ -523,7 +523,12 @@ pub(crate) fn parse_info_dict(raw: &[u8], info: &Dict<'_>) -> Result<Metainfo> {
                 ),
             ));
         }
-        pieces.to_vec()
+        // `pieces` borrows from `raw`: keep its place, not a copy.
+        let start = (pieces.as_ptr() as usize)
+            .checked_sub(raw.as_ptr() as usize)
+            .filter(|s| s + pieces.len() <= raw.len())
+            .ok_or_else(|| Error::invalid("info.pieces", "not inside the info dictionary"))?;
+        start..start + pieces.len()
     };
 
     let info_hash = match version {

@@ -33,18 +33,16 @@ pub fn sanitize_component(raw: &[u8]) -> Option<String> {
     if raw.is_empty() {
         return Some("_".to_owned());
     }
-    // The common case: short printable UTF-8 with nothing to change.
+    // The common case: short printable ASCII with nothing to change.
     if raw.len() <= MAX_COMPONENT
         && raw != b"."
         && raw != b".."
         && raw
             .iter()
-            .all(|&b| b >= 0x20 && b != 0x7f && b != b'/' && b != b'\\' && b != b':')
-        && let Ok(text) = std::str::from_utf8(raw)
-        && !text.chars().any(char::is_control)
-        && !is_windows_reserved(text)
+            .all(|&b| (0x20..0x7f).contains(&b) && b != b'/' && b != b'\\' && b != b':')
+        && !(b"CcPpAaNnLl".contains(&raw[0]) && is_windows_reserved(raw))
     {
-        return Some(text.to_owned());
+        return std::str::from_utf8(raw).ok().map(str::to_owned);
     }
     let text = String::from_utf8_lossy(raw);
     let mut out = String::with_capacity(text.len());
@@ -64,7 +62,7 @@ pub fn sanitize_component(raw: &[u8]) -> Option<String> {
     if bytes.len() >= 2 && bytes[0].is_ascii_alphabetic() && bytes[1] == b':' {
         out.replace_range(1..2, "_");
     }
-    if is_windows_reserved(&out) {
+    if is_windows_reserved(out.as_bytes()) {
         let dot = out.find('.').unwrap_or(out.len());
         out.insert(dot, '_');
     }
@@ -74,8 +72,9 @@ pub fn sanitize_component(raw: &[u8]) -> Option<String> {
     Some(out)
 }
 
-fn is_windows_reserved(name: &str) -> bool {
-    let stem = name.split('.').next().unwrap_or(name).trim_end().as_bytes();
+fn is_windows_reserved(name: &[u8]) -> bool {
+    let stem = name.split(|&b| b == b'.').next().unwrap_or(name);
+    let stem = stem.trim_ascii_end();
     match stem.len() {
         3 => ["CON", "PRN", "AUX", "NUL"]
             .iter()
@@ -131,8 +130,16 @@ fn with_suffix(path: &[String], n: usize) -> Vec<String> {
 /// earlier file, gets a `.N` suffix. Pad files take part so they never collide either.
 /// Errors (with the path) when a path needs more than [`MAX_DUPLICATE_TRIES`] renames.
 pub(crate) fn make_unique(paths: &mut [Vec<String>]) -> Result<(), String> {
-    // Comparison is exact (case-sensitive), as libtorrent's. Keys borrow the paths;
-    // only renamed paths are owned.
+    // Comparison is exact (case-sensitive), as libtorrent's. Fast path: paths in strictly
+    // increasing order with no path the prefix of the next are unique, and no file is a
+    // folder of another (paths sharing a prefix are contiguous in this order).
+    let sorted_and_clear = paths
+        .windows(2)
+        .all(|w| w[0] < w[1] && !(w[1].len() > w[0].len() && w[1][..w[0].len()] == w[0][..]));
+    if sorted_and_clear {
+        return Ok(());
+    }
+    // Keys borrow the paths; only renamed paths are owned.
     let mut renames: Vec<(usize, Vec<String>)> = Vec::new();
     {
         let mut dirs: HashSet<&[String]> = HashSet::new();
@@ -217,6 +224,13 @@ mod tests {
         make_unique(&mut paths).unwrap();
         assert_eq!(paths[1], p("t/foo/bar.1.txt"));
         assert_eq!(paths[2], p("t/foo.1"));
+        // Sorted input takes the fast path unless a file is also a folder.
+        let mut sorted = vec![p("t/a"), p("t/a/b"), p("t/b")];
+        make_unique(&mut sorted).unwrap();
+        assert_eq!(sorted, [p("t/a.1"), p("t/a/b"), p("t/b")]);
+        let mut clean = vec![p("t/a"), p("t/a.txt"), p("t/b/c")];
+        make_unique(&mut clean).unwrap();
+        assert_eq!(clean, [p("t/a"), p("t/a.txt"), p("t/b/c")]);
         let mut many = vec![p("a/b"); MAX_DUPLICATE_TRIES + 2];
         assert!(make_unique(&mut many).is_err());
     }
