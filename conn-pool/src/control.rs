@@ -72,6 +72,10 @@ struct ClassCount {
 const BETA: f64 = 0.7;
 /// Excess timed-out fraction that is congestion even with no noise.
 const MARGIN: f64 = 0.05;
+/// Proven-address outcomes an epoch needs before the proven addresses can
+/// clear it of congestion (below this the test cannot pass, so a cut need
+/// not wait for more).
+const KNOWN_TO_CLEAR: u32 = 8;
 /// Smallest epoch, in attempts.
 const MIN_EPOCH: u32 = 16;
 
@@ -89,6 +93,8 @@ pub(crate) struct Controller {
     last_c_change: Option<Instant>,
     probe_interval: Duration,
     epoch: [ClassCount; CLASSES],
+    /// Attempts in the current epoch.
+    epoch_len: u32,
     /// Expected unanswered share per class, once measured.
     baseline: [Option<f64>; CLASSES],
     srtt: Option<Duration>,
@@ -122,6 +128,7 @@ impl Controller {
             last_c_change: None,
             probe_interval: config.connect_timeout.saturating_mul(2),
             epoch: [ClassCount::default(); CLASSES],
+            epoch_len: MIN_EPOCH,
             // an address that connected before is expected to answer
             baseline: [Some(0.0), None, None],
             srtt: None,
@@ -181,7 +188,14 @@ impl Controller {
     }
 
     fn epoch_len(&self) -> u32 {
-        (self.h.ceil() as u32).max(MIN_EPOCH)
+        self.epoch_len
+    }
+
+    /// Starts a new epoch, sized by the limit now (fixed for the epoch, or
+    /// slow start, growing by one per success, would never close one).
+    fn new_epoch(&mut self) {
+        self.epoch = [ClassCount::default(); CLASSES];
+        self.epoch_len = (self.h.ceil() as u32).max(MIN_EPOCH);
     }
 
     /// Unanswered attempts expected in this epoch so far, their variance,
@@ -321,20 +335,23 @@ impl Controller {
         if outcome == Outcome::Timeout {
             count.lost += 1;
         }
+        let complete = self.epoch.iter().map(|c| c.n).sum::<u32>() >= self.epoch_len();
         if self.over_threshold() {
             if self.known_addresses_unharmed() {
                 // Not congestion: more of the unproven addresses are dead.
                 // Learn their new rate quickly, keep the limits.
                 self.learn_unproven(0.5);
-                self.epoch = [ClassCount::default(); CLASSES];
-            } else {
+                self.new_epoch();
+            } else if complete || self.epoch[Class::Known as usize].n >= KNOWN_TO_CLEAR {
                 self.congested(open, now);
             }
-        } else if self.epoch.iter().map(|c| c.n).sum::<u32>() >= self.epoch_len() {
+            // else: too few proven addresses yet to tell; wait for more
+            // outcomes, at most to the end of the epoch
+        } else if complete {
             // a plain moving average over clean epochs (those above the
             // threshold only creep it, in `congested`)
             self.learn(0.1, 0.1);
-            self.epoch = [ClassCount::default(); CLASSES];
+            self.new_epoch();
         }
     }
 
@@ -357,7 +374,7 @@ impl Controller {
         self.h = (self.h * BETA).max(self.min_h);
         self.ssthresh = self.h;
         self.last_decrease = Some(now);
-        self.epoch = [ClassCount::default(); CLASSES];
+        self.new_epoch();
     }
 
     /// An inbound connection arrived while `total` connections were held:
@@ -386,5 +403,177 @@ impl Controller {
             self.c = (self.c + 1.0).min(self.max_c);
             self.last_c_change = Some(now);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> PoolConfig {
+        PoolConfig {
+            min_half_open: 4,
+            max_half_open: 200,
+            min_connections: 2,
+            max_connections: 500,
+            connect_timeout: Duration::from_secs(10),
+            ..PoolConfig::default()
+        }
+    }
+
+    /// Feeds `n` outcomes of class `class`, `lost` of them timeouts spread
+    /// evenly, all launched at `launched`.
+    fn feed(
+        ctl: &mut Controller,
+        n: u32,
+        lost: u32,
+        class: Class,
+        launched: Instant,
+        now: Instant,
+    ) {
+        for i in 0..n {
+            // spread evenly: the (i+1)-th outcome is lost when the running
+            // share of losses crosses a whole number
+            let outcome = if (i + 1) * lost / n > i * lost / n {
+                Outcome::Timeout
+            } else {
+                Outcome::Success
+            };
+            ctl.on_outcome(launched, outcome, class, true, 10, 20, now);
+        }
+    }
+
+    #[test]
+    fn slow_start_doubles_then_a_loss_cluster_cuts_once() {
+        let t0 = Instant::now();
+        let mut ctl = Controller::new(&config());
+        assert_eq!(ctl.half_open_limit(), 4);
+        feed(&mut ctl, 16, 0, Class::Fresh, t0, t0);
+        assert_eq!(ctl.half_open_limit(), 20, "+1 per success in slow start");
+        // half the attempts of the next epoch go unanswered
+        let t1 = t0 + Duration::from_secs(1);
+        let t1_later = t1 + Duration::from_millis(1);
+        feed(&mut ctl, 20, 10, Class::Fresh, t1, t1_later);
+        // with no proven addresses to clear it, the epoch runs to its end
+        // (10 more successes: 30), then the limit is cut to 0.7 of it
+        assert_eq!(ctl.congestion_events, 1);
+        let cut = ctl.half_open_limit();
+        assert_eq!(cut, 21);
+        // more losses of attempts started before the cut change nothing
+        feed(&mut ctl, 40, 40, Class::Fresh, t1, t1_later);
+        assert_eq!((ctl.congestion_events, ctl.half_open_limit()), (1, cut));
+        // after the cut growth is additive: +1 per round of successes
+        let t2 = t1 + Duration::from_secs(1);
+        feed(&mut ctl, 2 * cut as u32, 0, Class::Fresh, t2, t2);
+        assert_eq!(ctl.half_open_limit(), cut + 1);
+    }
+
+    #[test]
+    fn a_steady_share_of_dead_addresses_is_not_congestion() {
+        let t0 = Instant::now();
+        let mut ctl = Controller::new(&config());
+        for i in 0..200 {
+            let t = t0 + Duration::from_millis(100 * i);
+            feed(&mut ctl, 10, 3, Class::Fresh, t, t);
+        }
+        assert_eq!(ctl.congestion_events, 0);
+        let learned = ctl.expected_loss_permille();
+        assert!((270..=330).contains(&learned), "{learned}");
+        assert_eq!(ctl.half_open_limit(), 200, "grew to the ceiling");
+        // the same share on top of it from a congested network is caught
+        let t = t0 + Duration::from_secs(100);
+        feed(&mut ctl, 200, 120, Class::Fresh, t, t);
+        assert!(ctl.congestion_events >= 1);
+        assert!(ctl.half_open_limit() <= 140);
+    }
+
+    #[test]
+    fn proven_addresses_that_answer_clear_a_batch_of_dead_ones() {
+        let t0 = Instant::now();
+        let mut ctl = Controller::new(&config());
+        feed(&mut ctl, 40, 4, Class::Fresh, t0, t0);
+        let before = ctl.half_open_limit();
+        // new addresses: 80% dead, while known ones all answer
+        for i in 1..=20 {
+            let t = t0 + Duration::from_millis(100 * i);
+            for _ in 0..2 {
+                feed(&mut ctl, 5, 4, Class::Fresh, t, t);
+                feed(&mut ctl, 5, 0, Class::Known, t, t);
+            }
+        }
+        assert_eq!(ctl.congestion_events, 0);
+        assert!(ctl.half_open_limit() >= before);
+        let learned = ctl.expected_loss_permille();
+        assert!(learned >= 500, "learned {learned}‰");
+        // when the known ones stop answering too, it is congestion
+        let grown = ctl.half_open_limit();
+        let t = t0 + Duration::from_secs(10);
+        for _ in 0..10 {
+            feed(&mut ctl, 5, 4, Class::Fresh, t, t);
+            feed(&mut ctl, 5, 4, Class::Known, t, t);
+        }
+        assert!(ctl.congestion_events >= 1);
+        assert!(ctl.half_open_limit() < grown);
+    }
+
+    #[test]
+    fn losses_at_the_floor_cap_connections_then_probes_raise_them() {
+        let t0 = Instant::now();
+        let mut ctl = Controller::new(&config());
+        feed(&mut ctl, 16, 0, Class::Known, t0, t0);
+        // everything is lost from now on: cut to the floor, then cap
+        let mut t = t0;
+        for _ in 0..20 {
+            t += Duration::from_secs(1);
+            for _ in 0..16 {
+                ctl.on_outcome(t, Outcome::Timeout, Class::Known, true, 30, 34, t);
+            }
+        }
+        assert_eq!(ctl.half_open_limit(), 4);
+        assert_eq!(ctl.connection_limit(), 30, "capped at the open count");
+        let probe = ctl.probe_at(34).expect("a probe is scheduled");
+        assert!(
+            probe > t && probe <= t + Duration::from_secs(20),
+            "{:?}",
+            probe - t
+        );
+        ctl.maybe_probe(34, probe - Duration::from_millis(1));
+        assert_eq!(ctl.connection_limit(), 30);
+        ctl.maybe_probe(34, probe);
+        assert_eq!(ctl.connection_limit(), 31);
+        // a success at the limit proves room for one more
+        ctl.on_outcome(probe, Outcome::Success, Class::Known, true, 31, 31, probe);
+        assert_eq!(ctl.connection_limit(), 32);
+    }
+
+    #[test]
+    fn overdue_time_follows_measured_connects() {
+        let mut ctl = Controller::new(&config());
+        assert_eq!(ctl.late_after(), Duration::from_secs(1));
+        for _ in 0..50 {
+            ctl.on_rtt(Duration::from_millis(200));
+        }
+        let late = ctl.late_after();
+        assert!(
+            late >= Duration::from_millis(200) && late <= Duration::from_millis(260),
+            "{late:?}"
+        );
+        for _ in 0..50 {
+            ctl.on_rtt(Duration::from_micros(50));
+        }
+        assert_eq!(ctl.late_after(), Duration::from_millis(100), "floor");
+        assert_eq!(ctl.connect_rtt_ms(), 0);
+    }
+
+    #[test]
+    fn fixed_limits_never_move() {
+        let t0 = Instant::now();
+        let mut c = config();
+        c.adaptive = false;
+        let mut ctl = Controller::new(&c);
+        feed(&mut ctl, 100, 100, Class::Fresh, t0, t0);
+        assert_eq!((ctl.half_open_limit(), ctl.connection_limit()), (200, 500));
+        assert_eq!(ctl.late_after(), Duration::from_secs(10));
+        assert_eq!(ctl.congestion_events, 0);
     }
 }
