@@ -22,6 +22,14 @@
 //! epoch plus 1.5 standard deviations, is a congestion event. The check runs
 //! on every outcome, so detection needs at most one epoch.
 //!
+//! A batch of dead addresses also raises the loss of the unproven classes,
+//! but a full router drops attempts whoever they go to: when the addresses
+//! that connected before keep answering (clearly more than the drop rate
+//! estimated from the others' excess would allow), the epoch is not
+//! congestion, and the unproven classes' expected loss is learned at once.
+//! An epoch over the threshold waits (up to its end) for enough proven
+//! addresses to make that test possible.
+//!
 //! An attempt is judged unanswered as soon as it is *overdue*: unanswered for
 //! longer than a connect usually takes (smoothed connect time plus four
 //! deviations, RFC 6298 style, at least 100 ms). The controller thus learns
