@@ -268,8 +268,8 @@ impl TorrentBuilder {
             .filter(|(_, f)| !f.pad)
             .map(|(i, _)| i)
             .collect();
-        for (source, meta_index) in files.iter().enumerate().zip(indices) {
-            let (i, f) = source;
+        // The parsed file list has pad files too; source files map to the others in order.
+        for ((i, f), meta_index) in files.iter().enumerate().zip(indices) {
             if v2 && f.length > piece_length {
                 meta.set_piece_layer(meta_index, std::mem::take(&mut layers[i]))?;
             }
