@@ -31,6 +31,9 @@ pub struct Args {
     /// Announce interval told to clients, in seconds (peers expire after 3 intervals).
     #[arg(long, value_name = "SECS", default_value_t = 1800)]
     interval: u64,
+    /// Print statistics every this many seconds (0: only when stopping).
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    stats_every: u64,
     /// Print machine-readable JSON lines instead of text.
     #[arg(long)]
     json: bool,
@@ -64,29 +67,44 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .await
             .context("starting the tracker")?;
         print_started(&tracker, args.json);
-        tokio::signal::ctrl_c()
-            .await
-            .context("waiting for Ctrl-C")?;
+        let every = Duration::from_secs(args.stats_every.max(1));
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        let ctrl_c = tokio::signal::ctrl_c();
+        tokio::pin!(ctrl_c);
+        loop {
+            tokio::select! {
+                r = &mut ctrl_c => {
+                    r.context("waiting for Ctrl-C")?;
+                    break;
+                }
+                _ = tick.tick(), if args.stats_every > 0 => {
+                    print_stats("stats", &tracker.stats(), args.json);
+                }
+            }
+        }
         let stats = tracker.stats();
         tracker.shutdown().await;
-        if args.json {
-            println!(
-                "{}",
-                serde_json::json!({ "event": "stopped", "stats": stats })
-            );
-        } else {
-            println!(
-                "stopped after {} s: {} announces, {} scrapes, {} errors; {} swarms, {} peers",
-                stats.uptime_secs,
-                stats.announces(),
-                stats.scrapes(),
-                stats.errors(),
-                stats.swarms,
-                stats.peers
-            );
-        }
+        print_stats("stopped", &stats, args.json);
         Ok(ExitCode::SUCCESS)
     })
+}
+
+fn print_stats(event: &str, stats: &tracker::StatsSnapshot, json: bool) {
+    if json {
+        println!("{}", serde_json::json!({ "event": event, "stats": stats }));
+    } else {
+        println!(
+            "{event} after {} s: {} swarms, {} peers ({} seeders); {} announces ({:.1}/s), {} scrapes, {} errors",
+            stats.uptime_secs,
+            stats.swarms,
+            stats.peers,
+            stats.seeders,
+            stats.announces(),
+            stats.announces_per_sec,
+            stats.scrapes(),
+            stats.errors(),
+        );
+    }
 }
 
 fn print_started(tracker: &RunningTracker, json: bool) {
