@@ -178,3 +178,33 @@ impl PoolStats {
         self.connected_out + self.connected_in
     }
 }
+
+/// One line for logs: limits, counts by state, totals.
+impl fmt::Display for PoolStats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "half-open {}/{} ({} overdue), open {} ({} out, {} in), total {}/{}, \
+             ready {}, backing off {}, banned {}; {} dials, {} connected, {} failed \
+             ({} timed out), {} cuts, expected loss {}‰, connect {} ms",
+            self.half_open,
+            self.half_open_limit,
+            self.overdue,
+            self.connected(),
+            self.connected_out,
+            self.connected_in,
+            self.connected() + self.half_open,
+            self.connection_limit,
+            self.ready,
+            self.backing_off,
+            self.banned,
+            self.dials,
+            self.connects,
+            self.failures,
+            self.timeouts,
+            self.congestion_events,
+            self.expected_loss_permille,
+            self.connect_rtt_ms
+        )
+    }
+}

@@ -318,6 +318,25 @@ fn events_for_unknown_addresses_and_old_times_are_harmless() {
 }
 
 #[test]
+fn stats_read_well_in_logs() {
+    let t0 = Instant::now();
+    let mut pool = Pool::new(PoolConfig::fixed(5, 3), 1);
+    for a in 0..4u32 {
+        pool.add_candidate(a, Source::Tracker, t0);
+    }
+    let a = pool.poll_dial(t0).unwrap();
+    pool.on_connected(&a, t0);
+    pool.poll_dial(t0);
+    assert!(pool.on_inbound(&9, t0));
+    assert_eq!(
+        pool.stats().to_string(),
+        "half-open 1/3 (0 overdue), open 2 (1 out, 1 in), total 3/5, ready 2, backing off 0, \
+         banned 0; 2 dials, 1 connected, 0 failed (0 timed out), 0 cuts, expected loss 0‰, \
+         connect 0 ms"
+    );
+}
+
+#[test]
 fn reasons_read_well() {
     assert_eq!(
         Reason::HalfOpenLimit { limit: 8 }.to_string(),
