@@ -544,3 +544,46 @@ async fn config_errors_are_reported() {
     );
     t.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dual_stack_socket_serves_ipv4_clients_as_ipv4() {
+    let Ok(t) = Tracker::start(TrackerConfig {
+        udp: Some("[::]:0".parse().unwrap()),
+        udp_workers: 1,
+        ..Default::default()
+    })
+    .await
+    else {
+        panic!("binding [::]:0 failed: this test needs IPv6 enabled");
+    };
+    let port = t.udp_addr().unwrap().port();
+    let tracker: SocketAddr = ([127, 0, 0, 1], port).into();
+    let hash = [0x77; 20];
+    let mut a = UdpClient::new("127.0.0.1:0", tracker).await;
+    let mut b = UdpClient::new("127.0.0.1:0", tracker).await;
+    let (id_a, id_b) = (a.connect().await, b.connect().await);
+    let tx = a.tx();
+    a.request(&udp_announce(id_a, tx, hash, 1, 7001, 0)).await;
+    let tx = b.tx();
+    let UdpResponse::Announce(r) = b.request(&udp_announce(id_b, tx, hash, 2, 7002, 5)).await
+    else {
+        panic!()
+    };
+    // Arrived as ::ffff:127.0.0.1, stored and answered as IPv4 (6-byte peers).
+    assert_eq!(
+        r.peers,
+        UdpPeers::V4(vec!["127.0.0.1:7001".parse().unwrap()])
+    );
+    assert!(t.announce_url_udp().unwrap().starts_with("udp://[::1]:"));
+    t.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_closes_the_sockets() {
+    let t = start(TrackerConfig::default()).await;
+    let (http, udp) = (t.http_addr().unwrap(), t.udp_addr().unwrap());
+    t.shutdown().await;
+    // Without SO_REUSEPORT, these binds fail while any tracker socket is still open.
+    std::net::UdpSocket::bind(udp).expect("UDP port free after shutdown");
+    std::net::TcpListener::bind(http).expect("HTTP port free after shutdown");
+}
