@@ -7,6 +7,8 @@
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
 
 use sha1::{Digest, Sha1};
 use shoal_piece_store::{
@@ -136,6 +138,21 @@ impl Drop for KillOnDrop {
     }
 }
 
+/// The child's stdout lines, read on a thread so the parent can wait with a deadline.
+fn lines_of(child: &mut KillOnDrop) -> Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    let stdout = child.0.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
 fn spawn_child(dir: &Path) -> KillOnDrop {
     let child = Command::new(std::env::current_exe().unwrap())
         .args([
@@ -195,17 +212,20 @@ fn sigkill_at_random_moments_never_claims_bad_pieces() {
     for _round in 0..12 {
         let mut child = spawn_child(dir.path());
         let kill_after = rng.below(120);
-        let mut lines = BufReader::new(child.0.stdout.take().unwrap()).lines();
+        let lines = lines_of(&mut child);
+        let deadline = Instant::now() + Duration::from_secs(60);
         let mut steps = 0;
         while steps < kill_after {
-            match lines.next() {
-                Some(Ok(line)) if line.starts_with("wrote") || line == "saved" => steps += 1,
-                Some(Ok(line)) if line == "done" => {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match lines.recv_timeout(left) {
+                Ok(line) if line.starts_with("wrote") || line == "saved" => steps += 1,
+                Ok(line) if line == "done" => {
                     finished = true;
                     break;
                 }
-                Some(Ok(_)) => {}
-                _ => break,
+                Ok(_) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+                Err(RecvTimeoutError::Timeout) => panic!("child made no progress in 60 s"),
             }
         }
         child.0.kill().unwrap(); // SIGKILL
@@ -218,7 +238,18 @@ fn sigkill_at_random_moments_never_claims_bad_pieces() {
     eprintln!("pieces held after each kill: {progress:?}");
     // Let the last child run to the end: the files are complete and correct.
     let mut child = spawn_child(dir.path());
-    let status = child.0.wait().unwrap();
+    let _drain = lines_of(&mut child);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let status = loop {
+        if let Some(status) = child.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "last child did not finish in 120 s"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
     assert!(status.success(), "child failed: {status}");
     let layout = layout();
     let store = open(dir.path());

@@ -5,7 +5,8 @@
 //! The child is this test binary run again with `SHOAL_FULL_CHILD` set.
 
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use sha1::{Digest, Sha1};
 use shoal_piece_store::{
@@ -87,7 +88,7 @@ fn disk_full_child_entry() {
 
 fn run_limited_child(dir: &Path) -> String {
     let exe = std::env::current_exe().unwrap();
-    let out = Command::new("bash")
+    let mut child = Command::new("bash")
         .arg("-c")
         .arg(format!(
             "trap '' XFSZ; ulimit -f {LIMIT_KIB}; exec \"$0\" \"$@\""
@@ -101,8 +102,22 @@ fn run_limited_child(dir: &Path) -> String {
             "1",
         ])
         .env("SHOAL_FULL_CHILD", dir)
-        .output()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .unwrap();
+    // The child prints a few hundred lines at most: the pipes never fill, so polling
+    // for its exit with a deadline cannot deadlock.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("disk-full child did not finish in 120 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
