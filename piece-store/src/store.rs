@@ -202,6 +202,43 @@ impl<S: Storage> PieceStore<S> {
         })
     }
 
+    /// For callers that assemble whole pieces in memory: check `data` (the whole piece,
+    /// pad bytes as zeros) against its hash and, only when it matches, write it and mark
+    /// the piece verified, under the piece's lock. Returns `Ok(false)`, with nothing
+    /// written, when the hash does not match; `Ok(true)` when the piece is verified (also
+    /// when it already was: nothing is rewritten then).
+    pub fn write_piece(&self, piece: u32, data: &[u8]) -> Result<bool> {
+        let size = self.layout.piece_size(piece)?;
+        if data.len() != size as usize {
+            return Err(Error::RangeOutOfBounds {
+                what: format!("piece {piece}"),
+                offset: 0,
+                len: data.len() as u64,
+                size: size.into(),
+            });
+        }
+        // Hash before taking the lock: writers of this piece's stripe do not wait on it.
+        if !self.hashes.check(&self.layout, piece, data)? {
+            return Ok(false);
+        }
+        let _verifying = self.verifying(piece);
+        if lock(&self.state).have.get(piece) {
+            return Ok(true);
+        }
+        if !self.empty_files_created.load(Ordering::Relaxed) {
+            self.create_empty_files()?;
+        }
+        for s in self.layout.piece_spans(piece)?.filter(|s| !s.pad) {
+            let b = s.buf_offset as usize;
+            self.storage
+                .write_at(s.file_index, s.file_offset, &data[b..b + s.len as usize])?;
+        }
+        let mut st = lock(&self.state);
+        st.partial.remove(&piece);
+        st.have.set(piece, true);
+        Ok(true)
+    }
+
     fn create_empty_files(&self) -> Result<()> {
         for (i, f) in self.layout.files().iter().enumerate() {
             if f.length == 0 && !f.pad {

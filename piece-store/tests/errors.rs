@@ -74,3 +74,34 @@ fn read_errors_during_verify_and_recheck_are_reported_not_claimed() {
     assert_eq!(store.recheck_all(2, &|_| {}).unwrap(), 3);
     assert!(store.is_complete());
 }
+
+#[test]
+fn write_piece_checks_in_memory_then_writes_and_claims() {
+    let (store, content) = setup();
+    let mut bad = content[64..128].to_vec();
+    bad[3] ^= 1;
+    assert!(!store.write_piece(1, &bad).unwrap(), "bad piece refused");
+    assert!(
+        store.storage().file_contents(0).is_none(),
+        "nothing written for a bad piece"
+    );
+    assert!(!store.have(1));
+    assert!(store.write_piece(1, &content[64..128]).unwrap());
+    assert!(store.have(1));
+    assert_eq!(store.read_block(1, 0, 64).unwrap(), &content[64..128]);
+    // Already verified: reported verified, not rewritten (a fault would show otherwise).
+    store
+        .storage()
+        .inject_error(0, Some(ErrorKind::StorageFull));
+    assert!(store.write_piece(1, &content[64..128]).unwrap());
+    // A write failure claims nothing.
+    let err = store.write_piece(0, &content[..64]).unwrap_err();
+    assert!(err.path().unwrap().ends_with("x/a"), "{err}");
+    assert!(!store.have(0));
+    store.storage().inject_error(0, None);
+    assert!(store.write_piece(0, &content[..64]).unwrap());
+    // Wrong length is an error, not a panic.
+    assert!(store.write_piece(2, &content[128..150]).is_err());
+    assert!(store.write_piece(2, &content[128..160]).unwrap());
+    assert!(store.is_complete());
+}
