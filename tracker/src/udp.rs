@@ -142,7 +142,7 @@ impl Worker {
                     continue;
                 }
             };
-            if self.handle(&buf[..len], from, Instant::now(), &mut out)
+            if self.handle_guarded(&buf[..len], from, Instant::now(), &mut out)
                 && let Err(e) = socket.send_to(&out, from)
             {
                 tracing::debug!("udp send to {from}: {e}");
@@ -200,7 +200,7 @@ impl Worker {
             for (i, &(len, from)) in received.iter().enumerate() {
                 let Some(from) = from else { continue };
                 let out = &mut tx_bufs[tx_addrs.len()];
-                if self.handle(&rx_bufs[i][..len.min(RECV_BUF)], from, now, out) {
+                if self.handle_guarded(&rx_bufs[i][..len.min(RECV_BUF)], from, now, out) {
                     tx_addrs.push(Some(SockaddrStorage::from(from)));
                 }
             }
@@ -229,6 +229,24 @@ impl Worker {
                 }
             }
         }
+    }
+
+    /// [`Worker::handle`], but a panic (a bug) costs one packet, not the worker.
+    fn handle_guarded(
+        &mut self,
+        packet: &[u8],
+        from: SocketAddr,
+        now: Instant,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        let handled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.handle(packet, from, now, out)
+        }));
+        handled.unwrap_or_else(|_| {
+            tracing::error!(%from, len = packet.len(), "udp request handler panicked; packet dropped");
+            Counters::add(&self.counters.ignored);
+            false
+        })
     }
 
     /// Answers one datagram into `out`; returns whether there is a reply to send.
