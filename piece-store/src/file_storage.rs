@@ -24,6 +24,7 @@ use crate::storage::{FileStamp, Storage};
 #[non_exhaustive]
 pub struct FileStorageOptions {
     /// Most file handles kept open at once (least recently used are closed first).
+    /// Default 64: a client holding many torrents multiplies it.
     pub max_open_files: usize,
     /// Follow symbolic links found under the root (off: a symlink anywhere on a file's
     /// path is refused, so nothing can be written outside the root).
@@ -47,7 +48,7 @@ impl FileStorageOptions {
 impl Default for FileStorageOptions {
     fn default() -> Self {
         FileStorageOptions {
-            max_open_files: 256,
+            max_open_files: 64,
             follow_symlinks: false,
         }
     }
