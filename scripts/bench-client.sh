@@ -4,12 +4,13 @@
 # RSS from /usr/bin/time -v. Then shoal seeding to a libtorrent leecher vs libtorrent
 # seeding to it.
 #
-#   scripts/bench-client.sh [SIZE_MIB=256] [RUNS=1]
+#   scripts/bench-client.sh [SIZE_MIB=256] [RUNS=1] [all|leech|seed]
 #
 # Needs: /usr/bin/python3 with libtorrent (python3-libtorrent), aria2c, /usr/bin/time.
 set -euo pipefail
 SIZE=${1:-256}
 RUNS=${2:-1}
+WHAT=${3:-all}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SHOAL=$ROOT/target/release/shoal
 LT="/usr/bin/python3 $ROOT/client/tests/peers/lt_peer.py"
@@ -62,6 +63,7 @@ measure() { # name, command...
         "$name" "$wall" "$(echo "$SIZE*1.048576/$wall" | bc -l)" "$cpu" "$rss" "$ok"
 }
 
+if [ "$WHAT" != seed ]; then
 echo "leeching $SIZE MiB from a libtorrent seeder (127.0.0.1:$SEEDPORT), tmpfs $WORK"
 for run in $(seq 1 "$RUNS"); do
     measure shoal "$SHOAL" download "$WORK/t.torrent" -o "$WORK/out" --peer "127.0.0.1:$SEEDPORT" --listen 127.0.0.1:0 --quiet
@@ -70,6 +72,8 @@ for run in $(seq 1 "$RUNS"); do
         --enable-peer-exchange=false --bt-require-crypto=false --seed-time=0 --file-allocation=none \
         --listen-port="$(free_port)" -d "$WORK/out" "$WORK/t.torrent"
 done
+fi
+[ "$WHAT" = leech ] && exit 0
 
 echo "seeding $SIZE MiB to a libtorrent leecher"
 # shoal seeds from the payload folder; libtorrent leeches from it.

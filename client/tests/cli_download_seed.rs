@@ -137,3 +137,95 @@ fn seeding_data_that_does_not_match_is_refused() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("does not match the torrent: 0 of"), "{err}");
 }
+
+#[test]
+fn ctrl_c_saves_resume_data_and_the_same_command_continues() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("seed");
+    let payload = make_folder(&src, "payload", &[3_000_000]);
+    let meta = make_torrent(&payload, 32 * 1024, &[]);
+    let torrent = dir.path().join("t.torrent");
+    std::fs::write(&torrent, meta.to_torrent_bytes()).unwrap();
+    let listen = format!("127.0.0.1:{}", free_port());
+    let _seeder = ChildGuard::spawn(
+        SHOAL,
+        &[
+            "seed",
+            torrent.to_str().unwrap(),
+            "--data",
+            src.to_str().unwrap(),
+            "--listen",
+            &listen,
+            "--quiet",
+        ],
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(&listen).is_err() {
+        assert!(Instant::now() < deadline, "seeder never listened");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = dir.path().join("out");
+    let args = [
+        "download",
+        torrent.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--peer",
+        &listen,
+        "--listen",
+        "127.0.0.1:0",
+        "--max-down",
+        "300k",
+        "--json",
+    ];
+    // Slow download; interrupt it once a few pieces are verified.
+    let first = ChildGuard::spawn(SHOAL, &args);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut verified = 0;
+    while verified < 5 {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = first.lines.recv_timeout(left).expect("no progress");
+        if line.contains("piece_verified") {
+            verified += 1;
+        }
+    }
+    let pid = first.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let mut first = first;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(s) = first.child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "no clean exit after Ctrl-C");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(
+        status.code(),
+        Some(130),
+        "interrupted download must not exit 0"
+    );
+    assert!(
+        out.join(".shoal").read_dir().unwrap().next().is_some(),
+        "no resume data"
+    );
+
+    // The same command (without the limit) continues and completes.
+    let again = Command::new(SHOAL)
+        .args(&args[..args.len() - 3])
+        .arg("--quiet")
+        .output()
+        .unwrap();
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert_same_sha256(&payload, &out.join("payload"));
+}

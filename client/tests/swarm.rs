@@ -67,10 +67,21 @@ async fn tracker_swarm_one_seeder_three_leechers() {
         wait_completed(h, 60).await;
         assert_same_tree(&payload, &out.join("payload"));
     }
+    assert!(tracker.stats().peers >= 4);
     for (s, _, _) in &leechers {
         s.shutdown().await;
     }
     seeder.shutdown().await;
+    // Every session said `stopped` on the way out.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while tracker.stats().peers > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "peers left: {}",
+            tracker.stats().peers
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     tracker.shutdown().await;
 }
 
