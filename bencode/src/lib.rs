@@ -33,6 +33,8 @@ mod error;
 #[cfg(feature = "serde")]
 mod ser;
 mod value;
+#[cfg(feature = "serde")]
+mod value_serde;
 
 pub use decode::{DEFAULT_MAX_DEPTH, Decoder, HARD_MAX_DEPTH, decode};
 pub use encode::{encode, encode_into, encoded_len};

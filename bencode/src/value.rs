@@ -187,6 +187,17 @@ impl<'a> Dict<'a> {
         }
     }
 
+    /// A dictionary from entries already known to have unique keys.
+    #[cfg(feature = "serde")]
+    pub(crate) fn from_unique(entries: Vec<(&'a [u8], Value<'a>)>) -> Self {
+        let sorted = entries.windows(2).all(|w| w[0].0 < w[1].0);
+        Dict {
+            entries,
+            raw: None,
+            sorted,
+        }
+    }
+
     /// Sets `key` to `value`, replacing an earlier value for the same key.
     pub fn insert(&mut self, key: &'a [u8], value: Value<'a>) {
         self.raw = None;

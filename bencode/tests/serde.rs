@@ -308,3 +308,51 @@ fn byte_strings_round_trip_and_borrow() {
     let text: &str = from_bytes(b"4:spam").unwrap();
     assert_eq!(text, "spam");
 }
+
+#[test]
+fn value_is_a_serde_type() {
+    use shoal_bencode::Value;
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct Message<'a> {
+        y: &'a str,
+        #[serde(borrow)]
+        r: Value<'a>,
+    }
+    let input = b"d1:rd2:id3:abc5:nodesli1eleee1:y1:re";
+    let msg: Message<'_> = from_bytes(input).unwrap();
+    assert_eq!(msg.y, "r");
+    let r = msg.r.as_dict().unwrap();
+    assert_eq!(r.get(b"id").and_then(Value::as_bytes), Some(&b"abc"[..]));
+    assert_eq!(to_bytes(&msg).unwrap(), input);
+
+    // The same content as the native decoder, and the same canonical bytes.
+    let v: Value<'_> = from_bytes(input).unwrap();
+    assert_eq!(v, decode(input).unwrap());
+    assert_eq!(to_bytes(&v).unwrap(), shoal_bencode::encode(&v));
+
+    // Lenient input: order kept, encoding sorted, duplicates refused.
+    let lenient = Decoder::new().lenient(true);
+    let v: Value<'_> = lenient.deserialize(b"d1:bi1e1:ai2ee").unwrap();
+    assert!(!v.as_dict().unwrap().is_sorted());
+    assert_eq!(to_bytes(&v).unwrap(), b"d1:ai2e1:bi1ee");
+    assert_eq!(
+        lenient.deserialize::<Value<'_>>(b"d1:bi1e1:ai2e1:bi3ee"),
+        Err(Error::DuplicateKey { offset: 13 })
+    );
+}
+
+#[test]
+fn large_unsorted_dict_into_value_is_not_quadratic() {
+    use shoal_bencode::Value;
+    let count = 50_000;
+    let mut input = b"d".to_vec();
+    for i in (0..count).rev() {
+        let k = format!("{i:08}");
+        input.extend_from_slice(format!("8:{k}i{i}e").as_bytes());
+    }
+    input.push(b'e');
+    let v: Value<'_> = Decoder::new().lenient(true).deserialize(&input).unwrap();
+    let d = v.as_dict().unwrap();
+    assert_eq!(d.len(), count);
+    assert_eq!(d.get(b"00000007").and_then(Value::as_int), Some(7));
+}
