@@ -21,6 +21,7 @@ mod session;
 mod storage;
 mod torrent;
 mod types;
+mod upload;
 
 pub use choker::{ChokeCandidate, ChokeDecision, Choker, OPTIMISTIC_EVERY, REGULAR_SLOTS};
 pub use error::{Error, Result};

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::tcp::OwnedReadHalf;
 use tokio::sync::mpsc;
 use wire::{
     BlockRequest, ExtendedHandshake, Handshake, HandshakeDecoder, Message, MessageDecoder, Pex,
@@ -23,7 +23,6 @@ use wire::{
 };
 
 use crate::picker::{BLOCK_LEN, BlockRef};
-use crate::ratelimit::acquire;
 use crate::torrent::{MetadataFetch, PeerCmd, PeerCounters, PieceBuf, Torrent};
 
 /// Our extension ids (what peers must use when sending to us).
@@ -96,9 +95,10 @@ pub(crate) async fn read_incoming_handshake(
 
 /// What the writer task is asked to do.
 #[derive(Debug)]
-enum Out {
+pub(crate) enum Out {
     Msg(Bytes),
-    Serve(BlockRequest),
+    /// A request, and whether it may be served while the peer is choked (allowed fast).
+    Serve(BlockRequest, bool),
 }
 
 /// Runs a connected, handshaken peer until it ends. Registers and unregisters it.
@@ -111,12 +111,12 @@ pub(crate) async fn run(
 ) {
     let _ = stream.set_nodelay(true);
     let (tx, rx) = mpsc::unbounded_channel();
-    let Some((key, counters)) = torrent.add_peer(addr, tx) else {
+    let Some((key, counters)) = torrent.add_peer(addr, theirs.peer_id, tx) else {
         return;
     };
     let (rd, wr) = stream.into_split();
     let (out_tx, out_rx) = mpsc::unbounded_channel();
-    let writer = tokio::spawn(writer_task(
+    let writer = tokio::spawn(crate::upload::writer_task(
         torrent.clone(),
         wr,
         out_rx,
@@ -151,6 +151,7 @@ pub(crate) async fn run(
         decoder: MessageDecoder::default(),
         paced_until: None,
         window: MIN_QUEUE,
+        our_allowed: Vec::new(),
     };
     let reason = conn.run(rd, leftover, rx).await;
     writer.abort();
@@ -188,6 +189,8 @@ struct Conn {
     paced_until: Option<Instant>,
     /// Slow-start request window (blocks).
     window: usize,
+    /// The allowed-fast set we gave the peer: served even while it is choked.
+    our_allowed: Vec<u32>,
 }
 
 async fn pace(until: Option<Instant>) {
@@ -307,17 +310,17 @@ impl Conn {
             }
         }
         picker.peer_has_all(&self.has);
-        let complete = picker.all_complete();
         drop(st);
         if count > 0 || self.fast {
             self.send(&msg);
         }
         if self.fast
-            && !complete
             && let IpAddr::V4(ip) = self.addr.ip()
         {
-            for p in wire::allowed_fast_set(ip, self.torrent.wire_hash(), n, ALLOWED_FAST_K) {
-                self.send(&Message::AllowedFast(p));
+            self.our_allowed =
+                wire::allowed_fast_set(ip, self.torrent.wire_hash(), n, ALLOWED_FAST_K);
+            for p in &self.our_allowed {
+                self.send(&Message::AllowedFast(*p));
             }
         }
         self.update_interest();
@@ -570,7 +573,9 @@ impl Conn {
             }
         };
         if ok {
-            let _ = self.out.send(Out::Serve(r));
+            let _ = self
+                .out
+                .send(Out::Serve(r, self.our_allowed.contains(&r.index)));
         } else if self.fast {
             self.send(&Message::Reject(r));
         }
@@ -885,152 +890,5 @@ impl Conn {
         }
         self.order.retain(|b| self.outstanding.contains_key(b));
         Ok(())
-    }
-}
-
-/// Owns the write half: sends control messages as they come and block data as the disk
-/// stage ([`server_task`]) produces it, so reading the next blocks overlaps sending the
-/// previous ones. The data channel is bounded: a slow peer does not pile up memory.
-async fn writer_task(
-    torrent: Arc<Torrent>,
-    mut wr: OwnedWriteHalf,
-    mut rx: mpsc::UnboundedReceiver<Out>,
-    counters: Arc<PeerCounters>,
-    fast: bool,
-) {
-    let (req_tx, req_rx) = mpsc::unbounded_channel();
-    let (data_tx, mut data_rx) = mpsc::channel::<Bytes>(4);
-    let server = tokio::spawn(server_task(torrent, req_rx, data_tx, counters, fast));
-    let mut keepalive = tokio::time::interval(Duration::from_secs(90));
-    keepalive.tick().await;
-    let mut small = BytesMut::new();
-    loop {
-        let chunk = tokio::select! {
-            biased;
-            m = rx.recv() => match m {
-                Some(Out::Msg(b)) => {
-                    // Coalesce control messages already queued into one write.
-                    small.extend_from_slice(&b);
-                    while small.len() < 64 * 1024 {
-                        match rx.try_recv() {
-                            Ok(Out::Msg(b)) => small.extend_from_slice(&b),
-                            Ok(Out::Serve(r)) => { let _ = req_tx.send(r); }
-                            Err(_) => break,
-                        }
-                    }
-                    small.split().freeze()
-                }
-                Some(Out::Serve(r)) => {
-                    let _ = req_tx.send(r);
-                    continue;
-                }
-                None => break,
-            },
-            d = data_rx.recv() => match d {
-                Some(d) => d,
-                None => break,
-            },
-            _ = keepalive.tick() => Bytes::from_static(&[0, 0, 0, 0]),
-        };
-        if wr.write_all(&chunk).await.is_err() {
-            break;
-        }
-    }
-    server.abort();
-}
-
-/// Reads requested blocks from disk in batches (in `spawn_blocking`) for the writer.
-async fn server_task(
-    torrent: Arc<Torrent>,
-    mut rx: mpsc::UnboundedReceiver<BlockRequest>,
-    data_tx: mpsc::Sender<Bytes>,
-    counters: Arc<PeerCounters>,
-    fast: bool,
-) {
-    let mut serve = Vec::new();
-    let mut chunks = Vec::new();
-    while let Some(first) = rx.recv().await {
-        serve.push(first);
-        // About 1 MiB per batch: big enough to amortise, small enough to pipeline.
-        while serve.len() < 64 {
-            match rx.try_recv() {
-                Ok(r) => serve.push(r),
-                Err(_) => break,
-            }
-        }
-        if serve_blocks(&torrent, &mut serve, &counters, fast, &mut chunks)
-            .await
-            .is_err()
-        {
-            return;
-        }
-        for c in chunks.drain(..) {
-            if data_tx.send(c).await.is_err() {
-                return;
-            }
-        }
-    }
-}
-
-async fn serve_blocks(
-    torrent: &Arc<Torrent>,
-    serve: &mut Vec<BlockRequest>,
-    counters: &PeerCounters,
-    fast: bool,
-    chunks: &mut Vec<Bytes>,
-) -> Result<(), ()> {
-    let reqs: Vec<BlockRequest> = std::mem::take(serve);
-    if counters.am_choking.load(Ordering::Relaxed) {
-        // Choked meanwhile: requests are void; with the fast extension say so.
-        if fast {
-            let mut out = BytesMut::new();
-            for r in reqs {
-                Message::Reject(r).encode(&mut out);
-            }
-            chunks.push(out.freeze());
-        }
-        return Ok(());
-    }
-    let store = {
-        let st = torrent.lock();
-        match st.active.as_ref() {
-            Some(a) => a.store.clone(),
-            None => return Ok(()),
-        }
-    };
-    let total: u64 = reqs.iter().map(|r| u64::from(r.length)).sum();
-    acquire(&[&torrent.up_limit, &torrent.session.up_limit], total).await;
-    let read = move || {
-        let mut out = BytesMut::with_capacity(reqs.len() * (BLOCK_LEN as usize + 13));
-        for r in &reqs {
-            let mut header = BytesMut::with_capacity(13);
-            Message::encode_piece_header(r.index, r.begin, r.length as usize, &mut header);
-            out.extend_from_slice(&header);
-            let start = out.len();
-            out.resize(start + r.length as usize, 0);
-            store.read_into(r.index, r.begin, &mut out[start..])?;
-        }
-        Ok::<_, crate::Error>(out)
-    };
-    // Reads mostly hit the page cache: on a multi-thread runtime, read in place (the
-    // runtime moves other tasks away) rather than pay two thread hand-offs per batch.
-    let result = match tokio::runtime::Handle::current().runtime_flavor() {
-        tokio::runtime::RuntimeFlavor::MultiThread => Ok(tokio::task::block_in_place(read)),
-        _ => tokio::task::spawn_blocking(read).await,
-    };
-    match result {
-        Ok(Ok(data)) => {
-            counters.uploaded.fetch_add(total, Ordering::Relaxed);
-            torrent.lock().uploaded += total;
-            chunks.push(data.freeze());
-            Ok(())
-        }
-        Ok(Err(e)) => {
-            torrent.emit(crate::types::Event::Error {
-                message: format!("could not read data to upload: {e}"),
-            });
-            Err(())
-        }
-        Err(_) => Err(()),
     }
 }

@@ -76,6 +76,7 @@ pub(crate) struct PeerCounters {
 #[derive(Debug)]
 pub(crate) struct PeerEntry {
     pub addr: SocketAddr,
+    pub peer_id: PeerId,
     /// Where the peer accepts connections (for PEX): its address with its `p` port.
     pub listen_addr: Option<SocketAddr>,
     pub tx: mpsc::UnboundedSender<PeerCmd>,
@@ -220,13 +221,15 @@ impl Torrent {
     pub fn add_peer(
         &self,
         addr: SocketAddr,
+        peer_id: PeerId,
         tx: mpsc::UnboundedSender<PeerCmd>,
     ) -> Option<(u64, Arc<PeerCounters>)> {
         let mut st = self.lock();
         if !self.running.load(Ordering::Relaxed)
             || st.banned.contains(&BanKey::of(addr))
             || st.peers.len() >= self.session.config.max_peers_per_torrent
-            || st.peers.values().any(|p| p.addr == addr)
+            // One connection per peer (both sides may dial each other after PEX).
+            || st.peers.values().any(|p| p.addr == addr || p.peer_id == peer_id)
         {
             return None;
         }
@@ -238,6 +241,7 @@ impl Torrent {
             key,
             PeerEntry {
                 addr,
+                peer_id,
                 listen_addr: None,
                 tx,
                 counters: counters.clone(),

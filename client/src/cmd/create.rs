@@ -129,12 +129,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         );
         bar
     };
-    let meta = builder
-        .build_with_progress(|p| {
-            bar.set_length(p.total_bytes);
-            bar.set_position(p.hashed_bytes);
-        })
-        .with_context(|| format!("cannot create a torrent of {}", args.path.display()))?;
+    let meta = builder.build_with_progress(|p| {
+        bar.set_length(p.total_bytes);
+        bar.set_position(p.hashed_bytes);
+    })?;
     bar.finish_and_clear();
 
     let output = args

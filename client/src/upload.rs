@@ -1,0 +1,168 @@
+//! The upload side of a peer connection: the writer task that owns the socket's write
+//! half, and the disk stage that reads requested blocks in batches.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::AsyncWriteExt;
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::sync::mpsc;
+use wire::{BlockRequest, Message};
+
+use crate::peer::Out;
+use crate::picker::BLOCK_LEN;
+use crate::ratelimit::acquire;
+use crate::torrent::{PeerCounters, Torrent};
+
+/// Owns the write half: sends control messages as they come and block data as the disk
+/// stage ([`server_task`]) produces it, so reading the next blocks overlaps sending the
+/// previous ones. The data channel is bounded: a slow peer does not pile up memory.
+pub(crate) async fn writer_task(
+    torrent: Arc<Torrent>,
+    mut wr: OwnedWriteHalf,
+    mut rx: mpsc::UnboundedReceiver<Out>,
+    counters: Arc<PeerCounters>,
+    fast: bool,
+) {
+    let (req_tx, req_rx) = mpsc::unbounded_channel();
+    let (data_tx, mut data_rx) = mpsc::channel::<Bytes>(4);
+    let server = tokio::spawn(server_task(torrent, req_rx, data_tx, counters, fast));
+    let mut keepalive = tokio::time::interval(Duration::from_secs(90));
+    keepalive.tick().await;
+    let mut small = BytesMut::new();
+    loop {
+        let chunk = tokio::select! {
+            biased;
+            m = rx.recv() => match m {
+                Some(Out::Msg(b)) => {
+                    // Coalesce control messages already queued into one write.
+                    small.extend_from_slice(&b);
+                    while small.len() < 64 * 1024 {
+                        match rx.try_recv() {
+                            Ok(Out::Msg(b)) => small.extend_from_slice(&b),
+                            Ok(Out::Serve(r, a)) => { let _ = req_tx.send((r, a)); }
+                            Err(_) => break,
+                        }
+                    }
+                    small.split().freeze()
+                }
+                Some(Out::Serve(r, a)) => {
+                    let _ = req_tx.send((r, a));
+                    continue;
+                }
+                None => break,
+            },
+            d = data_rx.recv() => match d {
+                Some(d) => d,
+                None => break,
+            },
+            _ = keepalive.tick() => Bytes::from_static(&[0, 0, 0, 0]),
+        };
+        if wr.write_all(&chunk).await.is_err() {
+            break;
+        }
+    }
+    server.abort();
+}
+
+/// Reads requested blocks from disk in batches (in `spawn_blocking`) for the writer.
+async fn server_task(
+    torrent: Arc<Torrent>,
+    mut rx: mpsc::UnboundedReceiver<(BlockRequest, bool)>,
+    data_tx: mpsc::Sender<Bytes>,
+    counters: Arc<PeerCounters>,
+    fast: bool,
+) {
+    let mut serve = Vec::new();
+    let mut chunks = Vec::new();
+    while let Some(first) = rx.recv().await {
+        serve.push(first);
+        // About 1 MiB per batch: big enough to amortise, small enough to pipeline.
+        while serve.len() < 64 {
+            match rx.try_recv() {
+                Ok(r) => serve.push(r),
+                Err(_) => break,
+            }
+        }
+        if serve_blocks(&torrent, &mut serve, &counters, fast, &mut chunks)
+            .await
+            .is_err()
+        {
+            return;
+        }
+        for c in chunks.drain(..) {
+            if data_tx.send(c).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+async fn serve_blocks(
+    torrent: &Arc<Torrent>,
+    serve: &mut Vec<(BlockRequest, bool)>,
+    counters: &PeerCounters,
+    fast: bool,
+    chunks: &mut Vec<Bytes>,
+) -> Result<(), ()> {
+    let choking = counters.am_choking.load(Ordering::Relaxed);
+    let (reqs, void): (Vec<_>, Vec<_>) = std::mem::take(serve)
+        .into_iter()
+        .partition(|(_, allowed_fast)| !choking || *allowed_fast);
+    let reqs: Vec<BlockRequest> = reqs.into_iter().map(|(r, _)| r).collect();
+    if fast && !void.is_empty() {
+        // Choked meanwhile: those requests are void; with the fast extension say so.
+        let mut out = BytesMut::new();
+        for (r, _) in void {
+            Message::Reject(r).encode(&mut out);
+        }
+        chunks.push(out.freeze());
+    }
+    if reqs.is_empty() {
+        return Ok(());
+    }
+    let store = {
+        let st = torrent.lock();
+        match st.active.as_ref() {
+            Some(a) => a.store.clone(),
+            None => return Ok(()),
+        }
+    };
+    let total: u64 = reqs.iter().map(|r| u64::from(r.length)).sum();
+    acquire(&[&torrent.up_limit, &torrent.session.up_limit], total).await;
+    let read = move || {
+        let mut out = BytesMut::with_capacity(reqs.len() * (BLOCK_LEN as usize + 13));
+        for r in &reqs {
+            let mut header = BytesMut::with_capacity(13);
+            Message::encode_piece_header(r.index, r.begin, r.length as usize, &mut header);
+            out.extend_from_slice(&header);
+            let start = out.len();
+            out.resize(start + r.length as usize, 0);
+            store.read_into(r.index, r.begin, &mut out[start..])?;
+        }
+        Ok::<_, crate::Error>(out)
+    };
+    // Reads mostly hit the page cache: on a multi-thread runtime, read in place (the
+    // runtime moves other tasks away) rather than pay two thread hand-offs per batch.
+    let result = match tokio::runtime::Handle::current().runtime_flavor() {
+        tokio::runtime::RuntimeFlavor::MultiThread => Ok(tokio::task::block_in_place(read)),
+        _ => tokio::task::spawn_blocking(read).await,
+    };
+    match result {
+        Ok(Ok(data)) => {
+            counters.uploaded.fetch_add(total, Ordering::Relaxed);
+            torrent.lock().uploaded += total;
+            chunks.push(data.freeze());
+            Ok(())
+        }
+        Ok(Err(e)) => {
+            torrent.emit(crate::types::Event::Error {
+                message: format!("could not read data to upload: {e}"),
+            });
+            Err(())
+        }
+        Err(_) => Err(()),
+    }
+}
