@@ -288,9 +288,9 @@ impl TorrentBuilder {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
-    move |source| Error::Io {
+    move |error| Error::Io {
         path: path.to_owned(),
-        source,
+        error,
     }
 }
 
@@ -482,7 +482,7 @@ impl Worker<'_> {
                         let path = &files[f].disk_path;
                         Error::Io {
                             path: path.clone(),
-                            source: if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                            error: if e.kind() == std::io::ErrorKind::UnexpectedEof {
                                 std::io::Error::other("file got shorter while hashing")
                             } else {
                                 e

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 pub enum Error {
     /// The input is not valid bencode.
     #[error("invalid bencoding: {0}")]
-    Bencode(#[from] bencode::Error),
+    Bencode(bencode::Error),
     /// The top level (or the `info` value) is not a dictionary.
     #[error("{what} is not a dictionary (found {found})")]
     NotADictionary {
@@ -26,7 +26,7 @@ pub enum Error {
         key: String,
     },
     /// A key holds a value of the wrong kind.
-    #[error("'{key}' is a {found}, expected {expected}")]
+    #[error("'{key}' is {}, expected {expected}", with_article(found))]
     WrongType {
         /// The key, with its path.
         key: String,
@@ -64,12 +64,12 @@ pub enum Error {
         reason: String,
     },
     /// Reading the files of a torrent to create failed.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {error}", path.display())]
     Io {
         /// The file or folder.
         path: PathBuf,
         /// The underlying error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The builder was given something it cannot make a torrent of.
     #[error("cannot create torrent: {reason}")]
@@ -77,6 +77,24 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+}
+
+// The bencode error is part of the message (not a `source`), so that printing the error
+// chain does not say it twice.
+impl From<bencode::Error> for Error {
+    fn from(e: bencode::Error) -> Self {
+        Error::Bencode(e)
+    }
+}
+
+/// "an integer", "a list": a value kind with its article, for messages.
+pub(crate) fn with_article(kind: &str) -> String {
+    let article = if kind.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    };
+    format!("{article} {kind}")
 }
 
 /// `Result` with this crate's [`Error`] as the default error type.

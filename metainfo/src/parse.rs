@@ -164,7 +164,10 @@ fn string_list<'a>(value: &Value<'a>, key: Key<'_>) -> Result<Vec<&'a [u8]>> {
             v.as_bytes().ok_or_else(|| {
                 Error::invalid(
                     format!("{}[{i}]", key()),
-                    format!("path element is a {} (possible exploit attempt)", v.kind()),
+                    format!(
+                        "path element is {} (possible exploit attempt)",
+                        crate::error::with_article(v.kind())
+                    ),
                 )
             })
         })
@@ -661,16 +664,16 @@ fn merge_hybrid<'a>(
                 reason: format!("v1 file {i} has no v2 counterpart"),
             });
         };
-        let same_path = if multi_file {
-            f.raw_path == other.raw_path
+        let v1_path: &[&[u8]] = if multi_file {
+            &f.raw_path
         } else {
-            other.raw_path.len() == 1 && other.raw_path[0] == raw_name
+            std::slice::from_ref(&raw_name)
         };
-        if !same_path {
+        if v1_path != other.raw_path.as_slice() {
             return Err(Error::Inconsistent {
                 reason: format!(
                     "v1 file {i} is {:?}, v2 has {:?}",
-                    f.raw_path.iter().map(|p| text(p)).collect::<Vec<_>>(),
+                    v1_path.iter().map(|p| text(p)).collect::<Vec<_>>(),
                     other.raw_path.iter().map(|p| text(p)).collect::<Vec<_>>()
                 ),
             });
@@ -773,7 +776,10 @@ fn read_piece_layers(layers: &Dict<'_>, meta: &mut Metainfo) -> Result<()> {
         let root_hex = to_hex(root);
         let bytes = value.as_bytes().ok_or_else(|| Error::PieceLayer {
             file: root_hex.clone(),
-            reason: format!("layer is a {}, expected a byte string", value.kind()),
+            reason: format!(
+                "layer is {}, expected a byte string",
+                crate::error::with_article(value.kind())
+            ),
         })?;
         if root.len() != 32 {
             return Err(Error::PieceLayer {
