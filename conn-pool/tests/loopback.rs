@@ -1,8 +1,8 @@
 //! Real sockets: a loopback server that serves at most K connections at once
 //! across many ports and silently ignores the rest (no welcome byte: a
-//! connection counts only once served, as after a protocol handshake). A
-//! tokio driver dials through the pool and must end up holding K, and fill
-//! again to K after closing some.
+//! connection counts only once served, as after a protocol handshake) or
+//! resets them. A tokio driver dials through the pool and must end up holding
+//! K, and fill again to K after closing some.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -18,11 +18,19 @@ use tokio::time::{Instant, sleep_until, timeout};
 const K: usize = 8;
 const PORTS: usize = 30;
 
+/// What the server does with a connection beyond its `K` slots.
+#[derive(Clone, Copy, PartialEq)]
+enum Extra {
+    /// Says nothing until the client gives up (a silent drop, as from a
+    /// full router table).
+    Ignore,
+    /// Resets it at once.
+    Reset,
+}
+
 /// Starts `PORTS` listeners sharing `K` service slots. A served connection
-/// gets one welcome byte and is held until the client closes it; one that
-/// finds every slot taken gets nothing at all (the client sees a silent
-/// drop, as from a full router table) until the client gives up.
-async fn start_server() -> Vec<SocketAddr> {
+/// gets one welcome byte and is held until the client closes it.
+async fn start_server(extra: Extra) -> Vec<SocketAddr> {
     let slots = Arc::new(Semaphore::new(K));
     let mut addrs = Vec::new();
     for _ in 0..PORTS {
@@ -32,6 +40,11 @@ async fn start_server() -> Vec<SocketAddr> {
         tokio::spawn(async move {
             while let Ok((mut stream, _)) = listener.accept().await {
                 let permit = slots.clone().try_acquire_owned().ok();
+                if permit.is_none() && extra == Extra::Reset {
+                    let _ = stream.set_zero_linger();
+                    drop(stream);
+                    continue;
+                }
                 tokio::spawn(async move {
                     if permit.is_some() && stream.write_all(b"W").await.is_err() {
                         return;
@@ -134,8 +147,17 @@ impl Driver {
 }
 
 #[tokio::test]
-async fn a_tokio_driver_holds_about_k_connections() {
-    let addrs = start_server().await;
+async fn a_tokio_driver_holds_k_connections_of_a_silent_server() {
+    holds_k_connections(Extra::Ignore).await;
+}
+
+#[tokio::test]
+async fn a_tokio_driver_holds_k_connections_of_a_resetting_server() {
+    holds_k_connections(Extra::Reset).await;
+}
+
+async fn holds_k_connections(extra: Extra) {
+    let addrs = start_server(extra).await;
     let mut config = PoolConfig::default();
     config.max_connections = 100;
     config.max_half_open = 32;
