@@ -39,6 +39,29 @@ pub enum FailReason {
     Other,
 }
 
+impl FailReason {
+    /// Classifies a failed connect: refused, timed out, reset or aborted,
+    /// anything else. For callers that dial with `std` or tokio sockets.
+    ///
+    /// ```
+    /// use std::io::{Error, ErrorKind};
+    /// use shoal_conn_pool::FailReason;
+    /// let e = Error::from(ErrorKind::ConnectionRefused);
+    /// assert_eq!(FailReason::from_io_error(&e), FailReason::Refused);
+    /// ```
+    pub fn from_io_error(error: &std::io::Error) -> Self {
+        use std::io::ErrorKind as K;
+        match error.kind() {
+            K::ConnectionRefused => FailReason::Refused,
+            K::TimedOut | K::WouldBlock => FailReason::TimedOut,
+            K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe | K::UnexpectedEof => {
+                FailReason::Reset
+            }
+            _ => FailReason::Other,
+        }
+    }
+}
+
 /// Why an open connection closed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]

@@ -337,6 +337,17 @@ fn stats_read_well_in_logs() {
 }
 
 #[test]
+fn io_errors_map_to_fail_reasons() {
+    use std::io::{Error, ErrorKind};
+    let r = |k: ErrorKind| FailReason::from_io_error(&Error::from(k));
+    assert_eq!(r(ErrorKind::ConnectionRefused), FailReason::Refused);
+    assert_eq!(r(ErrorKind::TimedOut), FailReason::TimedOut);
+    assert_eq!(r(ErrorKind::ConnectionReset), FailReason::Reset);
+    assert_eq!(r(ErrorKind::UnexpectedEof), FailReason::Reset);
+    assert_eq!(r(ErrorKind::AddrNotAvailable), FailReason::Other);
+}
+
+#[test]
 fn reasons_read_well() {
     assert_eq!(
         Reason::HalfOpenLimit { limit: 8 }.to_string(),
