@@ -388,7 +388,7 @@ fn compact_peers(
 }
 
 /// One 6-byte (IPv4) or 18-byte (IPv6) compact peer; `chunk` has one of those lengths.
-pub(crate) fn compact_peer(chunk: &[u8]) -> SocketAddr {
+fn compact_peer(chunk: &[u8]) -> SocketAddr {
     let (ip, port) = chunk.split_at(chunk.len() - 2);
     let port = u16::from_be_bytes([port[0], port[1]]);
     if let Ok(v4) = <[u8; 4]>::try_from(ip) {
