@@ -27,7 +27,8 @@ pub struct AnnounceResponse {
     /// The client's address as the tracker sees it (BEP 24 `external ip`).
     pub external_ip: Option<IpAddr>,
     /// Peers: IPv4 and IPv6. Compact encoding puts IPv4 in `peers` and IPv6 in `peers6`;
-    /// the dictionary model lists both in `peers` (without peer ids).
+    /// the dictionary model lists both in `peers` (without peer ids). IPv4-mapped IPv6
+    /// addresses are written, and decoded, as IPv4.
     pub peers: Vec<SocketAddr>,
 }
 
@@ -87,7 +88,7 @@ impl AnnounceResponse {
         let mut v6 = Vec::new();
         let mut dict_peers = List::new();
         if compact {
-            for peer in &self.peers {
+            for peer in self.peers.iter().map(canonical) {
                 match peer {
                     SocketAddr::V4(a) => {
                         v4.extend_from_slice(&a.ip().octets());
@@ -100,7 +101,11 @@ impl AnnounceResponse {
                 }
             }
         } else {
-            ip_texts = self.peers.iter().map(|p| p.ip().to_string()).collect();
+            ip_texts = self
+                .peers
+                .iter()
+                .map(|p| canonical(p).ip().to_string())
+                .collect();
             for (peer, ip) in self.peers.iter().zip(&ip_texts) {
                 let mut d = Dict::new();
                 d.insert(b"ip", Value::Bytes(ip.as_bytes()));
@@ -395,8 +400,14 @@ fn compact_peer(chunk: &[u8]) -> SocketAddr {
         SocketAddr::V4(SocketAddrV4::new(v4.into(), port))
     } else {
         let v6 = <[u8; 16]>::try_from(ip).unwrap_or_default();
-        SocketAddr::V6(SocketAddrV6::new(v6.into(), port, 0, 0))
+        canonical(&SocketAddr::V6(SocketAddrV6::new(v6.into(), port, 0, 0)))
     }
+}
+
+/// An IPv4-mapped IPv6 address (`::ffff:a.b.c.d`, what a dual-stack socket reports for
+/// an IPv4 client) as the IPv4 address it is: it belongs in `peers`, not `peers6`.
+fn canonical(addr: &SocketAddr) -> SocketAddr {
+    SocketAddr::new(addr.ip().to_canonical(), addr.port())
 }
 
 fn check_peer_count(count: usize, limits: &Limits) -> Result<()> {
@@ -438,7 +449,7 @@ fn dict_peers(list: &List<'_>, peers: &mut Vec<SocketAddr>, limits: &Limits) -> 
             .ok()
             .and_then(|s| s.parse::<IpAddr>().ok());
         if let Some(ip) = ip {
-            peers.push(SocketAddr::new(ip, port));
+            peers.push(SocketAddr::new(ip.to_canonical(), port));
         }
     }
     Ok(())

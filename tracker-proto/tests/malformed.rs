@@ -361,3 +361,32 @@ fn error_messages_say_what_and_where() {
         "peers: 7 bytes is not a multiple of 6"
     );
 }
+
+#[test]
+fn ipv4_mapped_peers_are_sent_and_read_as_ipv4() {
+    let mapped: std::net::SocketAddr = "[::ffff:10.1.2.3]:6881".parse().unwrap();
+    let reply = AnnounceReply::Ok(shoal_tracker_proto::AnnounceResponse {
+        interval: 60,
+        peers: vec![mapped],
+        ..Default::default()
+    });
+    let compact = reply.encode(true);
+    assert_eq!(
+        compact,
+        b"d8:intervali60e5:peers6:\x0a\x01\x02\x03\x1a\xe1e"
+    );
+    let dict = reply.encode(false);
+    assert_eq!(
+        dict,
+        b"d8:intervali60e5:peersld2:ip8:10.1.2.34:porti6881eeee"
+    );
+    let mut peers6 = b"d8:intervali60e5:peers0:6:peers618:".to_vec();
+    peers6.extend_from_slice(&[
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 1, 2, 3, 0x1a, 0xe1,
+    ]);
+    peers6.push(b'e');
+    let AnnounceReply::Ok(r) = AnnounceReply::decode(&peers6, &Limits::default()).unwrap() else {
+        panic!("failure");
+    };
+    assert_eq!(r.peers, vec!["10.1.2.3:6881".parse().unwrap()]);
+}

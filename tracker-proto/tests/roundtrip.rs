@@ -37,7 +37,20 @@ fn v6() -> impl Strategy<Value = SocketAddrV6> {
 }
 
 fn peer() -> impl Strategy<Value = SocketAddr> {
-    prop_oneof![v4().prop_map(SocketAddr::V4), v6().prop_map(SocketAddr::V6)]
+    prop_oneof![
+        v4().prop_map(SocketAddr::V4),
+        v6().prop_map(SocketAddr::V6),
+        // What a dual-stack server socket reports for an IPv4 client.
+        v4().prop_map(|a| SocketAddr::new(a.ip().to_ipv6_mapped().into(), a.port())),
+    ]
+}
+
+/// HTTP replies carry IPv4-mapped IPv6 addresses as IPv4.
+fn canonical(peers: &[SocketAddr]) -> Vec<SocketAddr> {
+    peers
+        .iter()
+        .map(|p| SocketAddr::new(p.ip().to_canonical(), p.port()))
+        .collect()
 }
 
 fn stats() -> impl Strategy<Value = SwarmStats> {
@@ -170,6 +183,7 @@ fn udp_response() -> impl Strategy<Value = (UdpResponse, bool)> {
 
 /// Compact encoding lists IPv4 peers (`peers`) before IPv6 ones (`peers6`).
 fn compact_order(peers: &[SocketAddr]) -> Vec<SocketAddr> {
+    let peers = canonical(peers);
     let mut out: Vec<_> = peers.iter().copied().filter(SocketAddr::is_ipv4).collect();
     out.extend(peers.iter().copied().filter(SocketAddr::is_ipv6));
     out
@@ -200,10 +214,10 @@ proptest! {
 
     #[test]
     fn http_announce_reply_round_trips_dict_model(resp in announce_response()) {
-        let reply = AnnounceReply::Ok(resp);
-        let body = reply.encode(false);
+        let body = AnnounceReply::Ok(resp.clone()).encode(false);
         prop_assert!(bencode::decode(&body).is_ok(), "canonical bencode");
-        prop_assert_eq!(AnnounceReply::decode(&body, &limits()).unwrap(), reply);
+        let expected = AnnounceResponse { peers: canonical(&resp.peers), ..resp };
+        prop_assert_eq!(AnnounceReply::decode(&body, &limits()).unwrap(), AnnounceReply::Ok(expected));
     }
 
     #[test]
