@@ -138,11 +138,54 @@ fn symlink_length(dict: &Dict<'_>, attr: &[u8], name: Key<'_>) -> Result<u64> {
     length_at(dict, name)
 }
 
+/// A file's raw path components: up to four inline (most torrents), more on the heap.
+#[derive(Debug, Clone)]
+enum RawPath<'a> {
+    Inline([&'a [u8]; 4], u8),
+    Heap(Vec<&'a [u8]>),
+}
+
+impl Default for RawPath<'_> {
+    fn default() -> Self {
+        RawPath::Inline([&[]; 4], 0)
+    }
+}
+
+impl<'a> RawPath<'a> {
+    fn as_slice(&self) -> &[&'a [u8]] {
+        match self {
+            RawPath::Inline(parts, n) => &parts[..usize::from(*n)],
+            RawPath::Heap(v) => v,
+        }
+    }
+}
+
+impl<'a> FromIterator<&'a [u8]> for RawPath<'a> {
+    fn from_iter<I: IntoIterator<Item = &'a [u8]>>(iter: I) -> Self {
+        let mut path = RawPath::default();
+        for part in iter {
+            match &mut path {
+                RawPath::Inline(parts, n) if usize::from(*n) < parts.len() => {
+                    parts[usize::from(*n)] = part;
+                    *n += 1;
+                }
+                RawPath::Inline(parts, _) => {
+                    let mut v = parts.to_vec();
+                    v.push(part);
+                    path = RawPath::Heap(v);
+                }
+                RawPath::Heap(v) => v.push(part),
+            }
+        }
+        path
+    }
+}
+
 /// One file as listed by the v1 or v2 part, before paths are made unique.
 #[derive(Debug)]
 struct RawFile<'a> {
     /// Raw components inside the torrent (without the name), for hybrid comparison.
-    raw_path: Vec<&'a [u8]>,
+    raw_path: RawPath<'a>,
     length: u64,
     pad: bool,
     executable: bool,
@@ -154,7 +197,7 @@ struct RawFile<'a> {
     no_path: bool,
 }
 
-fn string_list<'a>(value: &Value<'a>, key: Key<'_>) -> Result<Vec<&'a [u8]>> {
+fn string_list<'a, C: FromIterator<&'a [u8]>>(value: &Value<'a>, key: Key<'_>) -> Result<C> {
     let list = value
         .as_list()
         .ok_or_else(|| Error::wrong_type(key(), "list", value))?;
@@ -187,7 +230,7 @@ fn symlink_target(dict: &Dict<'_>, attr: &[u8], key: Key<'_>) -> Result<Option<V
     match dict.get(b"symlink path") {
         None => Ok(None),
         Some(v) => {
-            let parts = string_list(v, &|| format!("{}.symlink path", key()))?;
+            let parts: Vec<&[u8]> = string_list(v, &|| format!("{}.symlink path", key()))?;
             Ok(Some(sanitize_path(parts)))
         }
     }
@@ -223,7 +266,7 @@ fn v1_files<'a>(info: &Dict<'a>) -> Result<Option<Vec<RawFile<'a>>>> {
             let path_value = dict.get(b"path.utf-8").or_else(|| dict.get(b"path"));
             let (raw_path, no_path) = match path_value {
                 Some(v) => (string_list(v, &|| format!("{}.path", key()))?, false),
-                None if pad => (Vec::new(), true),
+                None if pad => (RawPath::default(), true),
                 None => return Err(Error::missing(format!("{}.path", key()))),
             };
             let symlink = symlink_target(dict, attr, &key)?;
@@ -251,7 +294,7 @@ fn v1_files<'a>(info: &Dict<'a>) -> Result<Option<Vec<RawFile<'a>>>> {
             length = 0;
         }
         Ok(Some(vec![RawFile {
-            raw_path: Vec::new(),
+            raw_path: RawPath::default(),
             length,
             pad: false,
             executable: attr.contains(&b'x'),
@@ -372,7 +415,7 @@ fn v2_file<'a>(props: &Dict<'a>, stack: &[&'a [u8]]) -> Result<RawFile<'a>> {
         None
     };
     Ok(RawFile {
-        raw_path: stack.to_vec(),
+        raw_path: stack.iter().copied().collect(),
         length,
         pad: false,
         executable: attr.contains(&b'x'),
@@ -461,7 +504,7 @@ pub(crate) fn parse_info_dict(raw: &[u8], info: &Dict<'_>) -> Result<Metainfo> {
         if list.is_empty() {
             return Err(Error::invalid("info.file tree", "no files in torrent"));
         }
-        let single = tree.len() == 1 && list.len() == 1 && list[0].raw_path.len() == 1;
+        let single = tree.len() == 1 && list.len() == 1 && list[0].raw_path.as_slice().len() == 1;
         (Some(list), single)
     } else {
         (None, false)
@@ -554,13 +597,14 @@ pub(crate) fn parse_info_dict(raw: &[u8], info: &Dict<'_>) -> Result<Metainfo> {
             if !multi_file {
                 return vec![name.clone()];
             }
-            let mut p = Vec::with_capacity(f.raw_path.len() + 1);
+            let raw = f.raw_path.as_slice();
+            let mut p = Vec::with_capacity(raw.len() + 1);
             p.push(name.clone());
             if f.no_path {
                 p.push(".pad".to_owned());
                 p.push(f.length.to_string());
             } else {
-                p.extend(f.raw_path.iter().filter_map(|c| sanitize_component(c)));
+                p.extend(raw.iter().filter_map(|c| sanitize_component(c)));
                 if p.len() == 1 {
                     p.push("_".to_owned());
                 }
@@ -625,7 +669,7 @@ fn pad_v2(files: Vec<RawFile<'_>>, piece_length: u64) -> Vec<RawFile<'_>> {
         if f.length > 0 && !offset.is_multiple_of(piece_length) {
             let pad = piece_length - offset % piece_length;
             out.push(RawFile {
-                raw_path: Vec::new(),
+                raw_path: RawPath::default(),
                 length: pad,
                 pad: true,
                 executable: false,
@@ -665,7 +709,7 @@ fn merge_hybrid<'a>(
             });
         };
         let v1_path: &[&[u8]] = if multi_file {
-            &f.raw_path
+            f.raw_path.as_slice()
         } else {
             std::slice::from_ref(&raw_name)
         };
@@ -674,7 +718,12 @@ fn merge_hybrid<'a>(
                 reason: format!(
                     "v1 file {i} is {:?}, v2 has {:?}",
                     v1_path.iter().map(|p| text(p)).collect::<Vec<_>>(),
-                    other.raw_path.iter().map(|p| text(p)).collect::<Vec<_>>()
+                    other
+                        .raw_path
+                        .as_slice()
+                        .iter()
+                        .map(|p| text(p))
+                        .collect::<Vec<_>>()
                 ),
             });
         }
