@@ -4,8 +4,9 @@
 # workers, in one run. Rounds alternate (shoal, aquatic, shoal, aquatic, ...) so that
 # load from other programs on the machine falls on both alike.
 #
-# Prints responses/s of each round, the median of each, their ratio, and peak RSS
-# (VmHWM from /proc just before the server is stopped).
+# Prints responses/s of each round, the median of each, their ratio, peak RSS (VmHWM
+# from /proc just before the server is stopped), and the server's CPU time per response
+# (less sensitive than responses/s to other programs competing for the CPUs).
 #
 # Settings (environment):
 #   WORKERS=1        socket workers of each tracker (shoal --udp-workers, aquatic socket_workers)
@@ -69,7 +70,7 @@ wait_udp_listening() { # port
     return 1
 }
 
-# run_round NAME PORT CMD... ; prints "responses_per_sec peak_rss_kib"
+# run_round NAME PORT CMD... ; prints "responses_per_sec peak_rss_kib cpu_us_per_response"
 run_round() {
     local name=$1 port=$2
     shift 2
@@ -77,8 +78,10 @@ run_round() {
     server_pid=$!
     wait_udp_listening "$port"
     aquatic_udp_load_test -c "$(load_config "$port")" >"$work/$name.load.log" 2>&1
-    local rss
+    local rss cpu_ticks
     rss=$(awk '/VmHWM/ {print $2}' "/proc/$server_pid/status")
+    # user + system CPU time of the whole server process, in clock ticks
+    cpu_ticks=$(awk '{print $14 + $15}' "/proc/$server_pid/stat")
     kill "$server_pid"
     wait "$server_pid" 2>/dev/null || true
     server_pid=""
@@ -89,7 +92,11 @@ run_round() {
         cat "$work/$name.load.log" >&2
         exit 1
     fi
-    echo "$rps $rss"
+    # CPU per response, over the whole round (warm-up included, so slightly high for both)
+    local cpu_us
+    cpu_us=$(awk -v t="$cpu_ticks" -v hz="$(getconf CLK_TCK)" -v r="$rps" -v d="$DURATION" \
+        'BEGIN {printf "%.2f", t / hz * 1e6 / (r * d)}')
+    echo "$rps $rss $cpu_us"
 }
 
 median() { sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
@@ -101,10 +108,12 @@ echo "trackers: $WORKERS socket worker(s) each; $ROUNDS rounds each, alternating
 for round in $(seq 1 "$ROUNDS"); do
     r=$(run_round shoal "$SHOAL_PORT" "$shoal" tracker --udp "127.0.0.1:$SHOAL_PORT" --udp-workers "$WORKERS")
     echo "$r" >>"$work/shoal.results"
-    echo "round $round shoal:   ${r% *} responses/s, peak RSS ${r#* } KiB"
+    read -r rps rss cpu <<<"$r"
+    echo "round $round shoal:   $rps responses/s, peak RSS $rss KiB, $cpu CPU-µs/response"
     r=$(run_round aquatic "$AQUATIC_PORT" aquatic_udp -c "$work/aquatic.toml")
     echo "$r" >>"$work/aquatic.results"
-    echo "round $round aquatic: ${r% *} responses/s, peak RSS ${r#* } KiB"
+    read -r rps rss cpu <<<"$r"
+    echo "round $round aquatic: $rps responses/s, peak RSS $rss KiB, $cpu CPU-µs/response"
 done
 shoal_rps=$(cut -d' ' -f1 "$work/shoal.results" | median)
 aquatic_rps=$(cut -d' ' -f1 "$work/aquatic.results" | median)
@@ -113,3 +122,6 @@ aquatic_rss=$(cut -d' ' -f2 "$work/aquatic.results" | sort -n | tail -1)
 echo "median responses/s: shoal $shoal_rps, aquatic_udp $aquatic_rps"
 echo "ratio shoal/aquatic: $(awk -v a="$shoal_rps" -v b="$aquatic_rps" 'BEGIN {printf "%.2f", a / b}')"
 echo "peak RSS: shoal $shoal_rss KiB, aquatic_udp $aquatic_rss KiB"
+shoal_cpu=$(cut -d' ' -f3 "$work/shoal.results" | median)
+aquatic_cpu=$(cut -d' ' -f3 "$work/aquatic.results" | median)
+echo "median CPU per response: shoal $shoal_cpu µs, aquatic_udp $aquatic_cpu µs"
