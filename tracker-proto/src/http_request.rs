@@ -312,15 +312,21 @@ impl ScrapeRequest {
 /// ```
 pub fn scrape_url_from_announce(announce: &str) -> Option<String> {
     let path_end = announce.find(['?', '#']).unwrap_or(announce.len());
-    let (path, rest) = announce.split_at(path_end);
-    let slash = path.rfind('/')?;
-    let segment = &path[slash + 1..];
-    let tail = segment.strip_prefix("announce")?;
-    Some(format!("{}scrape{tail}{rest}", &path[..=slash]))
+    let (before_query, rest) = announce.split_at(path_end);
+    // The path starts at the first `/` after the authority (`scheme://host:port`); a
+    // host named `announce.example` is not a path segment.
+    let authority_start = before_query.find("://").map_or(0, |i| i + 3);
+    let path_start = authority_start + before_query[authority_start..].find('/')?;
+    let slash = path_start + before_query[path_start..].rfind('/')?;
+    let tail = before_query[slash + 1..].strip_prefix("announce")?;
+    Some(format!("{}scrape{tail}{rest}", &before_query[..=slash]))
 }
 
+/// `base` with `query` appended: after `?`, or after `&` when `base` already has a query;
+/// a `#fragment` of `base` stays at the end.
 fn append_query(base: &str, query: &str) -> String {
-    let mut url = String::with_capacity(base.len() + 1 + query.len());
+    let (base, fragment) = base.split_at(base.find('#').unwrap_or(base.len()));
+    let mut url = String::with_capacity(base.len() + 1 + query.len() + fragment.len());
     url.push_str(base);
     if !base.contains('?') {
         url.push('?');
@@ -328,7 +334,61 @@ fn append_query(base: &str, query: &str) -> String {
         url.push('&');
     }
     url.push_str(query);
+    url.push_str(fragment);
     url
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scrape_url_follows_bep_48() {
+        let cases = [
+            (
+                "http://example.com/announce",
+                Some("http://example.com/scrape"),
+            ),
+            (
+                "http://example.com/x/announce",
+                Some("http://example.com/x/scrape"),
+            ),
+            (
+                "http://example.com/announce.php",
+                Some("http://example.com/scrape.php"),
+            ),
+            ("http://example.com/a", None),
+            (
+                "http://example.com/announce?x2%0644",
+                Some("http://example.com/scrape?x2%0644"),
+            ),
+            (
+                "http://example.com/announce?x=2/4",
+                Some("http://example.com/scrape?x=2/4"),
+            ),
+            ("http://example.com/x%064announce", None),
+            ("http://announce.example", None),
+            ("http://announce.example/", None),
+            ("udp://tracker.example:1337", None),
+            ("http://example.com/announce/x", None),
+        ];
+        for (announce, scrape) in cases {
+            assert_eq!(
+                scrape_url_from_announce(announce).as_deref(),
+                scrape,
+                "{announce}"
+            );
+        }
+    }
+
+    #[test]
+    fn query_is_appended_before_a_fragment() {
+        assert_eq!(append_query("http://t/a", "q=1"), "http://t/a?q=1");
+        assert_eq!(append_query("http://t/a?k=v", "q=1"), "http://t/a?k=v&q=1");
+        assert_eq!(append_query("http://t/a?k=v&", "q=1"), "http://t/a?k=v&q=1");
+        assert_eq!(append_query("http://t/a?", "q=1"), "http://t/a?q=1");
+        assert_eq!(append_query("http://t/a#f", "q=1"), "http://t/a?q=1#f");
+    }
 }
 
 fn check_len(query: &[u8], limits: &Limits) -> Result<()> {
