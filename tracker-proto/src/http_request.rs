@@ -338,59 +338,6 @@ fn append_query(base: &str, query: &str) -> String {
     url
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn scrape_url_follows_bep_48() {
-        let cases = [
-            (
-                "http://example.com/announce",
-                Some("http://example.com/scrape"),
-            ),
-            (
-                "http://example.com/x/announce",
-                Some("http://example.com/x/scrape"),
-            ),
-            (
-                "http://example.com/announce.php",
-                Some("http://example.com/scrape.php"),
-            ),
-            ("http://example.com/a", None),
-            (
-                "http://example.com/announce?x2%0644",
-                Some("http://example.com/scrape?x2%0644"),
-            ),
-            (
-                "http://example.com/announce?x=2/4",
-                Some("http://example.com/scrape?x=2/4"),
-            ),
-            ("http://example.com/x%064announce", None),
-            ("http://announce.example", None),
-            ("http://announce.example/", None),
-            ("udp://tracker.example:1337", None),
-            ("http://example.com/announce/x", None),
-        ];
-        for (announce, scrape) in cases {
-            assert_eq!(
-                scrape_url_from_announce(announce).as_deref(),
-                scrape,
-                "{announce}"
-            );
-        }
-    }
-
-    #[test]
-    fn query_is_appended_before_a_fragment() {
-        assert_eq!(append_query("http://t/a", "q=1"), "http://t/a?q=1");
-        assert_eq!(append_query("http://t/a?k=v", "q=1"), "http://t/a?k=v&q=1");
-        assert_eq!(append_query("http://t/a?k=v&", "q=1"), "http://t/a?k=v&q=1");
-        assert_eq!(append_query("http://t/a?", "q=1"), "http://t/a?q=1");
-        assert_eq!(append_query("http://t/a#f", "q=1"), "http://t/a?q=1#f");
-    }
-}
-
 fn check_len(query: &[u8], limits: &Limits) -> Result<()> {
     if query.len() > limits.max_query_len {
         return Err(Error::QueryTooLong {
@@ -497,4 +444,57 @@ fn flag(value: &[u8], name: &'static str, offset: usize) -> Result<bool> {
 fn text(value: Cow<'_, [u8]>, name: &'static str, offset: usize) -> Result<String> {
     String::from_utf8(value.into_owned())
         .map_err(|e| invalid(name, offset, format!("not UTF-8: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scrape_url_follows_bep_48() {
+        let cases = [
+            (
+                "http://example.com/announce",
+                Some("http://example.com/scrape"),
+            ),
+            (
+                "http://example.com/x/announce",
+                Some("http://example.com/x/scrape"),
+            ),
+            (
+                "http://example.com/announce.php",
+                Some("http://example.com/scrape.php"),
+            ),
+            ("http://example.com/a", None),
+            (
+                "http://example.com/announce?x2%0644",
+                Some("http://example.com/scrape?x2%0644"),
+            ),
+            (
+                "http://example.com/announce?x=2/4",
+                Some("http://example.com/scrape?x=2/4"),
+            ),
+            ("http://example.com/x%064announce", None),
+            ("http://announce.example", None),
+            ("http://announce.example/", None),
+            ("udp://tracker.example:1337", None),
+            ("http://example.com/announce/x", None),
+        ];
+        for (announce, scrape) in cases {
+            assert_eq!(
+                scrape_url_from_announce(announce).as_deref(),
+                scrape,
+                "{announce}"
+            );
+        }
+    }
+
+    #[test]
+    fn query_is_appended_before_a_fragment() {
+        assert_eq!(append_query("http://t/a", "q=1"), "http://t/a?q=1");
+        assert_eq!(append_query("http://t/a?k=v", "q=1"), "http://t/a?k=v&q=1");
+        assert_eq!(append_query("http://t/a?k=v&", "q=1"), "http://t/a?k=v&q=1");
+        assert_eq!(append_query("http://t/a?", "q=1"), "http://t/a?q=1");
+        assert_eq!(append_query("http://t/a#f", "q=1"), "http://t/a?q=1#f");
+    }
 }
