@@ -587,3 +587,38 @@ async fn shutdown_closes_the_sockets() {
     std::net::UdpSocket::bind(udp).expect("UDP port free after shutdown");
     std::net::TcpListener::bind(http).expect("HTTP port free after shutdown");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_over_ipv6_gives_peers6() {
+    let t = Tracker::start(TrackerConfig {
+        http: Some("[::1]:0".parse().unwrap()),
+        ..Default::default()
+    })
+    .await
+    .expect("tracker on ::1");
+    let hash = [0x66; 20];
+    http_announce(&t, &AnnounceRequest::new(hash, PeerId([1; 20]), 7001)).await;
+    let mut second = AnnounceRequest::new(hash, PeerId([2; 20]), 7002);
+    second.left = 5;
+    let resp = get(
+        t.http_addr().unwrap(),
+        &format!("/announce?{}", second.to_query_string()),
+    )
+    .await;
+    assert!(
+        resp.text().contains("6:peers618:"),
+        "compact IPv6 peers: {:?}",
+        resp.text()
+    );
+    let AnnounceReply::Ok(r) = AnnounceReply::decode(&resp.body, &Limits::default()).unwrap()
+    else {
+        panic!("refused")
+    };
+    assert_eq!(r.peers, vec!["[::1]:7001".parse::<SocketAddr>().unwrap()]);
+    assert_eq!(r.external_ip, Some("::1".parse().unwrap()));
+    assert_eq!(
+        t.announce_url_http().unwrap(),
+        format!("http://{}/announce", t.http_addr().unwrap())
+    );
+    t.shutdown().await;
+}
