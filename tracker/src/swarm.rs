@@ -150,7 +150,6 @@ impl Default for PeerRng {
 struct Peer<A> {
     id: [u8; 20],
     addr: A,
-    seeder: bool,
     /// Seconds since the store's epoch after which the peer is dropped.
     expires: u32,
 }
@@ -160,80 +159,115 @@ struct Peer<A> {
 /// smaller than a hash map.
 const INDEX_AT: usize = 16;
 
-/// Peers of one address family in one swarm: a dense vector (for O(numwant) random
-/// selection) plus, once the swarm is large, an index by peer id (for O(1) update and
-/// removal).
+/// Where a peer is: in the seeders or the leechers vector, at an index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Slot {
+    seeder: bool,
+    at: u32,
+}
+
+/// Peers of one address family in one swarm: seeders and leechers in two dense vectors
+/// (a seeder is handed only leechers in O(numwant), however many seeders there are),
+/// plus, once the swarm is large, an index by peer id (O(1) update and removal).
 #[derive(Debug)]
 struct PeerList<A> {
-    peers: Vec<Peer<A>>,
+    seeders: Vec<Peer<A>>,
+    leechers: Vec<Peer<A>>,
     #[allow(
         clippy::box_collection,
         reason = "8 bytes instead of 48 in every swarm; most never index"
     )]
-    index: Option<Box<HashMap<[u8; 20], u32, RandomState>>>,
-    seeders: u32,
+    index: Option<Box<HashMap<[u8; 20], Slot, RandomState>>>,
 }
 
 impl<A: Copy + PartialEq> PeerList<A> {
     fn new() -> Self {
         Self {
-            peers: Vec::new(),
+            seeders: Vec::new(),
+            leechers: Vec::new(),
             index: None,
-            seeders: 0,
         }
     }
 
     fn len(&self) -> usize {
-        self.peers.len()
+        self.seeders.len() + self.leechers.len()
     }
 
-    fn find(&self, id: &[u8; 20]) -> Option<usize> {
-        match &self.index {
-            Some(index) => index.get(id).map(|&i| i as usize),
-            None => self.peers.iter().position(|p| &p.id == id),
+    fn seeder_count(&self) -> u32 {
+        self.seeders.len() as u32
+    }
+
+    fn vec(&mut self, seeder: bool) -> &mut Vec<Peer<A>> {
+        if seeder {
+            &mut self.seeders
+        } else {
+            &mut self.leechers
         }
     }
 
-    fn remove_at(&mut self, i: usize) {
-        let gone = self.peers.swap_remove(i);
-        if gone.seeder {
-            self.seeders -= 1;
+    fn find(&self, id: &[u8; 20]) -> Option<Slot> {
+        match &self.index {
+            Some(index) => index.get(id).copied(),
+            None => {
+                let find = |v: &[Peer<A>], seeder| {
+                    v.iter().position(|p| &p.id == id).map(|at| Slot {
+                        seeder,
+                        at: at as u32,
+                    })
+                };
+                find(&self.seeders, true).or_else(|| find(&self.leechers, false))
+            }
+        }
+    }
+
+    fn remove(&mut self, slot: Slot) -> Peer<A> {
+        let v = self.vec(slot.seeder);
+        let at = slot.at as usize;
+        let gone = v.swap_remove(at);
+        let moved = v.get(at).map(|p| p.id);
+        if v.is_empty() {
+            *v = Vec::new();
         }
         if let Some(index) = &mut self.index {
             index.remove(&gone.id);
-            if let Some(moved) = self.peers.get(i) {
-                index.insert(moved.id, i as u32);
-            }
-            if self.peers.len() < INDEX_AT / 2 {
-                self.index = None;
+            if let Some(moved) = moved {
+                index.insert(moved, slot);
             }
         }
-        if self.peers.is_empty() {
-            self.peers = Vec::new();
+        if self.index.is_some() && self.len() < INDEX_AT / 2 {
+            self.index = None;
         }
+        gone
     }
 
-    fn push(&mut self, peer: Peer<A>, hasher: &RandomState) {
-        if peer.seeder {
-            self.seeders += 1;
-        }
-        let i = self.peers.len() as u32;
-        if self.peers.capacity() == 0 {
+    fn insert(&mut self, peer: Peer<A>, seeder: bool, hasher: &RandomState) {
+        let v = self.vec(seeder);
+        if v.capacity() == 0 {
             // Most swarms hold one peer: room for one, not the default four.
-            self.peers.reserve_exact(1);
+            v.reserve_exact(1);
         }
-        self.peers.push(peer);
-        match &mut self.index {
-            Some(index) => {
-                index.insert(peer.id, i);
+        let slot = Slot {
+            seeder,
+            at: v.len() as u32,
+        };
+        v.push(peer);
+        let len = self.len();
+        if let Some(index) = &mut self.index {
+            index.insert(peer.id, slot);
+        } else if len > INDEX_AT {
+            let mut index = HashMap::with_capacity_and_hasher(len * 2, hasher.clone());
+            for (seeder, v) in [(true, &self.seeders), (false, &self.leechers)] {
+                index.extend(v.iter().enumerate().map(|(at, p)| {
+                    (
+                        p.id,
+                        Slot {
+                            seeder,
+                            at: at as u32,
+                        },
+                    )
+                }));
             }
-            None if self.peers.len() > INDEX_AT => {
-                let mut index =
-                    HashMap::with_capacity_and_hasher(self.peers.len() * 2, hasher.clone());
-                index.extend(self.peers.iter().enumerate().map(|(i, p)| (p.id, i as u32)));
-                self.index = Some(Box::new(index));
-            }
-            None => {}
+            self.index = Some(Box::new(index));
         }
     }
 
@@ -248,49 +282,39 @@ impl<A: Copy + PartialEq> PeerList<A> {
         hasher: &RandomState,
     ) -> bool {
         let seeder = a.left == 0;
+        let peer = Peer {
+            id: a.peer_id,
+            addr,
+            expires,
+        };
         match self.find(&a.peer_id) {
-            Some(i) => {
+            Some(slot) => {
                 // A known leecher that now has everything completed the download, whether
                 // it says `completed` or not (aria2 with --seed-time=0 goes straight from
                 // `started` to `stopped` with left=0).
-                let completed = !self.peers[i].seeder && seeder;
+                let completed = !slot.seeder && seeder;
                 if a.event == PeerEvent::Stopped {
-                    self.remove_at(i);
-                    return completed;
+                    self.remove(slot);
+                } else if slot.seeder != seeder {
+                    self.remove(slot);
+                    self.insert(peer, seeder, hasher);
+                } else {
+                    self.vec(seeder)[slot.at as usize] = peer;
                 }
-                let p = &mut self.peers[i];
-                if p.seeder != seeder {
-                    if seeder {
-                        self.seeders += 1;
-                    } else {
-                        self.seeders -= 1;
-                    }
-                }
-                p.seeder = seeder;
-                p.addr = addr;
-                p.expires = expires;
                 completed
             }
             None => {
-                if a.event == PeerEvent::Stopped || self.peers.len() >= max_peers {
+                if a.event == PeerEvent::Stopped || self.len() >= max_peers {
                     return false;
                 }
-                self.push(
-                    Peer {
-                        id: a.peer_id,
-                        addr,
-                        seeder,
-                        expires,
-                    },
-                    hasher,
-                );
+                self.insert(peer, seeder, hasher);
                 a.event == PeerEvent::Completed
             }
         }
     }
 
-    /// Appends up to `want` peers other than `me` (a seeder gets only leechers, since
-    /// it has nothing to gain from other seeders), starting at a random position.
+    /// Appends up to `want` peers other than `me`, starting at a random position. A
+    /// seeder gets only leechers, since it has nothing to gain from other seeders.
     fn select(
         &self,
         me: &[u8; 20],
@@ -299,39 +323,41 @@ impl<A: Copy + PartialEq> PeerList<A> {
         rng: &mut PeerRng,
         out: &mut Vec<A>,
     ) {
-        let n = self.peers.len();
+        let (first, second): (&[Peer<A>], &[Peer<A>]) = if me_seeder {
+            (&self.leechers, &[])
+        } else {
+            (&self.seeders, &self.leechers)
+        };
+        let n = first.len() + second.len();
         if want == 0 || n == 0 {
             return;
         }
-        if me_seeder && self.seeders as usize >= n {
-            return;
-        }
         let start = rng.below(n);
-        let mut taken = 0;
-        let (tail, head) = self.peers.split_at(start);
-        for p in head.iter().chain(tail) {
-            if taken == want {
-                break;
-            }
-            if &p.id == me || (me_seeder && p.seeder) {
-                continue;
-            }
-            out.push(p.addr);
-            taken += 1;
-        }
+        let all = || first.iter().chain(second);
+        let picked = all()
+            .skip(start)
+            .chain(all().take(start))
+            .filter(|p| &p.id != me)
+            .take(want);
+        out.extend(picked.map(|p| p.addr));
     }
 
     fn expire(&mut self, now: u32) -> usize {
-        let before = self.peers.len();
-        let mut i = 0;
-        while i < self.peers.len() {
-            if self.peers[i].expires <= now {
-                self.remove_at(i);
-            } else {
-                i += 1;
+        let before = self.len();
+        for seeder in [true, false] {
+            let mut at = 0;
+            while at < self.vec(seeder).len() {
+                if self.vec(seeder)[at].expires <= now {
+                    self.remove(Slot {
+                        seeder,
+                        at: at as u32,
+                    });
+                } else {
+                    at += 1;
+                }
             }
         }
-        before - self.peers.len()
+        before - self.len()
     }
 }
 
@@ -352,7 +378,7 @@ impl Swarm {
     }
 
     fn counts(&self) -> SwarmCounts {
-        let seeders = self.v4.seeders + self.v6.seeders;
+        let seeders = self.v4.seeder_count() + self.v6.seeder_count();
         let total = (self.v4.len() + self.v6.len()) as u32;
         SwarmCounts {
             seeders,
@@ -556,7 +582,7 @@ impl SwarmStore {
             t.seeders += shard
                 .swarms
                 .values()
-                .map(|s| (s.v4.seeders + s.v6.seeders) as usize)
+                .map(|s| (s.v4.seeder_count() + s.v6.seeder_count()) as usize)
                 .sum::<usize>();
         }
         t
@@ -806,6 +832,80 @@ mod tests {
                 downloaded: 3
             }
         );
+    }
+
+    #[test]
+    fn seeders_get_leechers_only_whatever_the_mix() {
+        let (s, t0) = store();
+        let mut rng = PeerRng::new();
+        let mut out = PeerSelection::default();
+        for p in 0..200u8 {
+            let left = if p < 3 { 7 } else { 0 };
+            s.announce(
+                &ann(8, p, 1000 + u16::from(p), left, PeerEvent::None),
+                t0,
+                ReplyFamilies::Own,
+                &mut rng,
+                &mut out,
+            );
+        }
+        let mut a = ann(8, 250, 2000, 0, PeerEvent::None);
+        a.numwant = Some(50);
+        s.announce(&a, t0, ReplyFamilies::Own, &mut rng, &mut out);
+        let mut got: Vec<u16> = out.v4.iter().map(|p| p.port()).collect();
+        got.sort_unstable();
+        assert_eq!(got, [1000, 1001, 1002]);
+    }
+
+    /// Random announces checked against a plain map after every step.
+    #[test]
+    fn matches_a_simple_model() {
+        use std::collections::BTreeMap;
+        let (s, t0) = store();
+        let mut rng = PeerRng::new();
+        let mut out = PeerSelection::default();
+        let mut model: BTreeMap<u8, bool> = BTreeMap::new(); // peer -> seeder
+        let mut x = 0x1234_5678_9abc_def1_u64;
+        for step in 0..5000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let peer = (x % 40) as u8;
+            let seeder = x >> 8 & 1 == 1;
+            let event = match x >> 9 & 7 {
+                0 => PeerEvent::Stopped,
+                1 => PeerEvent::Completed,
+                _ => PeerEvent::None,
+            };
+            let mut a = ann(
+                7,
+                peer,
+                1000 + u16::from(peer),
+                if seeder { 0 } else { 5 },
+                event,
+            );
+            a.numwant = Some(1000);
+            let c = s.announce(&a, t0, ReplyFamilies::Own, &mut rng, &mut out);
+            if event == PeerEvent::Stopped {
+                model.remove(&peer);
+            } else {
+                model.insert(peer, seeder);
+                let mut got: Vec<u16> = out.v4.iter().map(|p| p.port() - 1000).collect();
+                got.sort_unstable();
+                let want: Vec<u16> = model
+                    .iter()
+                    .filter(|&(&p, &sd)| p != peer && !(seeder && sd))
+                    .map(|(&p, _)| u16::from(p))
+                    .collect();
+                assert_eq!(got, want, "step {step}");
+            }
+            let seeders = model.values().filter(|&&sd| sd).count() as u32;
+            assert_eq!(
+                (c.seeders, c.leechers),
+                (seeders, model.len() as u32 - seeders),
+                "step {step}"
+            );
+        }
     }
 
     #[test]
