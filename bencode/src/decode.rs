@@ -262,9 +262,8 @@ impl Decoder {
                         match stack.last_mut() {
                             None => return Ok((Value::Dict(dict), pos)),
                             Some(top) => match top.pending.take() {
-                                Some(key) => entries
-                                    .extend(std::iter::once_with(|| (key, Value::Dict(dict)))),
-                                None => items.extend(std::iter::once_with(|| Value::Dict(dict))),
+                                Some(key) => entries.push((key, Value::Dict(dict))),
+                                None => items.push(Value::Dict(dict)),
                             },
                         }
                     }
@@ -324,9 +323,8 @@ impl Decoder {
                         None => Value::List(list),
                         Some(top) => {
                             match top.pending.take() {
-                                Some(key) => entries
-                                    .extend(std::iter::once_with(|| (key, Value::List(list)))),
-                                None => items.extend(std::iter::once_with(|| Value::List(list))),
+                                Some(key) => entries.push((key, Value::List(list))),
+                                None => items.push(Value::List(list)),
                             }
                             continue;
                         }
@@ -364,8 +362,10 @@ fn attach<'a>(
     entries: &mut Vec<(&'a [u8], Value<'a>)>,
     value: impl FnOnce() -> Value<'a>,
 ) -> bool {
-    // `extend(once_with(..))` reserves room first and builds the value in place; a plain
+    // `extend(once_with(..))` reserves room first and builds the scalar in place; a plain
     // `push(value)` builds it on the stack and copies it, which stalls store forwarding.
+    // (Finished containers are moved with `push`: they are built before anyway, and the
+    // non-inlined `extend` call costs more there.)
     match stack.last_mut() {
         None => false,
         Some(top) => {
