@@ -342,10 +342,10 @@ async fn garbage_flood_does_not_stop_valid_announces() {
     };
     assert_eq!(r.leechers, 1);
     let addr = t.http_addr().unwrap();
-    // Every garbage packet was looked at: either ignored or answered with an error.
+    // The flood was read (what did not overflow the socket buffer): ignored or answered.
     eventually("the flood to be counted", || async {
         let s = t.stats();
-        (s.udp.ignored + s.udp.errors > 1000).then_some(())
+        (s.udp.ignored + s.udp.errors > 100).then_some(())
     })
     .await;
     assert_eq!(get(addr, "/stats.json").await.status, 200);
