@@ -318,19 +318,32 @@ async fn garbage_flood_does_not_stop_valid_announces() {
     let t = start(TrackerConfig::default()).await;
     let tracker = t.udp_addr().unwrap();
     let flooder = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
-    let mut packet = [0u8; 1500];
-    for i in 0..20_000usize {
-        for b in packet.iter_mut() {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            *b = seed as u8;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop_flood = stop.clone();
+    // Garbage keeps coming (bounded: 1M packets at most) while a real client talks.
+    let flood = tokio::spawn(async move {
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut packet = [0u8; 1500];
+        let mut sent = 0usize;
+        while sent < 1_000_000 && !stop_flood.load(std::sync::atomic::Ordering::Relaxed) {
+            for b in packet.iter_mut() {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                *b = seed as u8;
+            }
+            let len = [0, 1, 15, 16, 98, 1500][sent % 6];
+            flooder.send_to(&packet[..len], tracker).await.unwrap();
+            sent += 1;
         }
-        let len = [0, 1, 15, 16, 98, 1500][i % 6];
-        flooder.send_to(&packet[..len], tracker).await.unwrap();
-    }
-    // While (or just after) the flood is being chewed through, a real client is answered.
+        sent
+    });
+    // Once the tracker is busy with the flood, a real client talks to it.
+    eventually("the flood to reach the tracker", || async {
+        let s = t.stats();
+        (s.udp.ignored + s.udp.errors > 100).then_some(())
+    })
+    .await;
     let mut c = UdpClient::new("127.0.0.1:0", tracker).await;
     let id = c.connect().await;
     let tx = c.tx();
@@ -340,14 +353,14 @@ async fn garbage_flood_does_not_stop_valid_announces() {
     else {
         panic!()
     };
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let sent = flood.await.unwrap();
+    assert!(
+        sent < 1_000_000,
+        "the flood was still going when the client was answered"
+    );
     assert_eq!(r.leechers, 1);
     let addr = t.http_addr().unwrap();
-    // The flood was read (what did not overflow the socket buffer): ignored or answered.
-    eventually("the flood to be counted", || async {
-        let s = t.stats();
-        (s.udp.ignored + s.udp.errors > 100).then_some(())
-    })
-    .await;
     assert_eq!(get(addr, "/stats.json").await.status, 200);
     t.shutdown().await;
 }
