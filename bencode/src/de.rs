@@ -12,10 +12,11 @@ use crate::error::{Error, Result};
 
 /// Deserializes a `T` from exactly one strict bencode value.
 ///
-/// Byte strings are borrowed where the type allows (`&str`, [`ByteSlice`]); dictionary
-/// keys map to struct fields (absent `Option` fields become `None`, unknown keys are
-/// skipped); an enum is a byte string (unit variant) or a one-entry dictionary. Strict as
-/// [`decode`](crate::decode): use [`Decoder::deserialize`] for lenient key order.
+/// Byte strings are borrowed where the type allows (`&str`,
+/// [`ByteSlice`](crate::ByteSlice)); dictionary keys map to struct fields (absent `Option`
+/// fields become `None`, unknown keys are skipped); an enum is a byte string (unit
+/// variant) or a one-entry dictionary. Strict as [`decode`](crate::decode): use
+/// [`Decoder::deserialize`] for lenient key order.
 ///
 /// ```
 /// use serde::Deserialize;
