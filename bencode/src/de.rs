@@ -57,12 +57,17 @@ impl Decoder {
     /// assert_eq!(map["a"], 1);
     /// assert!(shoal_bencode::from_bytes::<BTreeMap<String, i64>>(unsorted).is_err());
     /// ```
+    ///
+    /// serde recurses once per nesting level (a few KiB of stack per level in debug
+    /// builds), so here nesting is limited to [`DEFAULT_MAX_DEPTH`](crate::DEFAULT_MAX_DEPTH)
+    /// (256) even when `max_depth` allows more.
     pub fn deserialize<'de, T: Deserialize<'de>>(&self, input: &'de [u8]) -> Result<T> {
+        let max_depth = self.max_depth_value().min(crate::DEFAULT_MAX_DEPTH);
         let mut de = Deserializer {
             input,
             pos: 0,
             depth: 0,
-            options: *self,
+            options: self.max_depth(max_depth),
         };
         let value = T::deserialize(&mut de).map_err(|e: Error| e.at(0))?;
         if de.pos != input.len() {

@@ -64,6 +64,8 @@ struct Serializer {
     /// Set when the last value serialized was `None` or `()`, which write nothing: a
     /// dictionary then leaves the entry out, anything else reports an error.
     skipped: bool,
+    /// Lists and dictionaries open: serde recurses per level, so this is bounded.
+    depth: usize,
 }
 
 impl Serializer {
@@ -82,9 +84,26 @@ impl Serializer {
         Ok(!std::mem::take(&mut self.skipped))
     }
 
-    fn open_variant(&mut self, variant: &str) {
+    fn open_variant(&mut self, variant: &str) -> Result<()> {
+        self.enter()?;
         self.out.push(b'd');
         self.put_bytes(variant.as_bytes());
+        Ok(())
+    }
+
+    /// Opens one nesting level; serde recurses per level, so the depth is limited like
+    /// deserialization ([`DEFAULT_MAX_DEPTH`](crate::DEFAULT_MAX_DEPTH)).
+    fn enter(&mut self) -> Result<()> {
+        if self.depth >= crate::DEFAULT_MAX_DEPTH {
+            return Err(Error::Serde {
+                message: format!(
+                    "nesting deeper than {} levels cannot be serialized",
+                    crate::DEFAULT_MAX_DEPTH
+                ),
+            });
+        }
+        self.depth += 1;
+        Ok(())
     }
 }
 
@@ -187,14 +206,16 @@ impl<'s> ser::Serializer for &'s mut Serializer {
         variant: &'static str,
         value: &T,
     ) -> Result<()> {
-        self.open_variant(variant);
+        self.open_variant(variant)?;
         if !self.element(value)? {
             return Err(serde_error("an enum variant cannot hold None"));
         }
         self.out.push(b'e');
+        self.depth -= 1;
         Ok(())
     }
     fn serialize_seq(self, _len: Option<usize>) -> Result<Seq<'s>> {
+        self.enter()?;
         self.out.push(b'l');
         Ok(Seq {
             ser: self,
@@ -214,7 +235,8 @@ impl<'s> ser::Serializer for &'s mut Serializer {
         variant: &'static str,
         _len: usize,
     ) -> Result<Seq<'s>> {
-        self.open_variant(variant);
+        self.open_variant(variant)?;
+        self.enter()?;
         self.out.push(b'l');
         Ok(Seq {
             ser: self,
@@ -222,9 +244,11 @@ impl<'s> ser::Serializer for &'s mut Serializer {
         })
     }
     fn serialize_map(self, _len: Option<usize>) -> Result<Map<'s>> {
+        self.enter()?;
         Ok(Map::new(self, false))
     }
     fn serialize_struct(self, _: &'static str, _len: usize) -> Result<Map<'s>> {
+        self.enter()?;
         Ok(Map::new(self, false))
     }
     fn serialize_struct_variant(
@@ -234,7 +258,8 @@ impl<'s> ser::Serializer for &'s mut Serializer {
         variant: &'static str,
         _len: usize,
     ) -> Result<Map<'s>> {
-        self.open_variant(variant);
+        self.open_variant(variant)?;
+        self.enter()?;
         Ok(Map::new(self, true))
     }
 }
@@ -257,8 +282,10 @@ impl Seq<'_> {
 
     fn finish(self) -> Result<()> {
         self.ser.out.push(b'e');
+        self.ser.depth -= 1;
         if self.variant {
             self.ser.out.push(b'e');
+            self.ser.depth -= 1;
         }
         Ok(())
     }
@@ -360,8 +387,10 @@ impl<'s> Map<'s> {
             out.extend_from_slice(&values[span.start - self.start..span.end - self.start]);
         }
         out.push(b'e');
+        self.ser.depth -= 1;
         if self.variant {
             out.push(b'e');
+            self.ser.depth -= 1;
         }
         Ok(())
     }

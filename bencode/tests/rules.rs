@@ -291,7 +291,12 @@ fn configured_depth_limit() {
 fn depth_limit_is_clamped_to_hard_max() {
     let d = Decoder::new().max_depth(usize::MAX);
     assert_eq!(d, Decoder::new().max_depth(HARD_MAX_DEPTH));
-    assert!(d.decode(&nested_lists(HARD_MAX_DEPTH)).is_ok());
+    // The deepest value there can be still encodes (recursively) and drops.
+    let deepest = nested_lists(HARD_MAX_DEPTH);
+    let value = d.decode(&deepest).unwrap();
+    assert_eq!(encode(&value), deepest);
+    assert_eq!(encoded_len(&value), deepest.len());
+    drop(value);
     assert_eq!(
         d.decode(&nested_lists(HARD_MAX_DEPTH + 1)),
         Err(DepthLimit {

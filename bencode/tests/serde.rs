@@ -356,3 +356,46 @@ fn large_unsorted_dict_into_value_is_not_quadratic() {
     assert_eq!(d.len(), count);
     assert_eq!(d.get(b"00000007").and_then(Value::as_int), Some(7));
 }
+
+#[test]
+fn serde_nesting_is_capped_so_the_stack_holds() {
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Node(Vec<Node>);
+    // Even when the decoder allows 2048 levels, serde (which recurses) stops at 256.
+    let widest = Decoder::new().max_depth(usize::MAX);
+    let nested = |depth: usize| {
+        let mut input = vec![b'l'; depth];
+        input.extend(vec![b'e'; depth]);
+        input
+    };
+    let input = nested(256);
+    let node: Node = widest.deserialize(&input).unwrap();
+    drop(node);
+    let v: shoal_bencode::Value<'_> = widest.deserialize(&input).unwrap();
+    assert_eq!(to_bytes(&v).unwrap(), input);
+    assert_eq!(
+        widest.deserialize::<Node>(&nested(2048)).unwrap_err(),
+        Error::DepthLimit {
+            offset: 256,
+            max_depth: 256
+        }
+    );
+    // Serializing is capped the same way (`encode` is the way to write deeper values).
+    let deepest = nested(shoal_bencode::HARD_MAX_DEPTH);
+    let v = widest.decode(&deepest).unwrap();
+    let err = to_bytes(&v).unwrap_err();
+    assert!(err.to_string().contains("deeper than 256"), "{err}");
+    assert_eq!(shoal_bencode::encode(&v), deepest);
+    // A smaller limit still applies.
+    assert_eq!(
+        Decoder::new()
+            .max_depth(3)
+            .deserialize::<Node>(&nested(4))
+            .unwrap_err(),
+        Error::DepthLimit {
+            offset: 3,
+            max_depth: 3
+        }
+    );
+}
