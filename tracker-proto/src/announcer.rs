@@ -205,7 +205,9 @@ impl UdpAnnouncer {
         };
         self.send_due = false;
         self.attempts += 1;
-        self.deadline = Some(now + BASE_TIMEOUT * (1u32 << self.retransmits.min(16)));
+        let wait = BASE_TIMEOUT * (1u32 << self.retransmits.min(16));
+        // A caller's `now` near the end of time must not panic: time out at once instead.
+        self.deadline = Some(now.checked_add(wait).unwrap_or(now));
         Some(packet.to_bytes())
     }
 
