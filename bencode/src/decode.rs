@@ -232,7 +232,7 @@ impl Decoder {
                         if entries.len() > top.base
                             && let Some((last, _)) = entries.last()
                         {
-                            match (*last).cmp(key) {
+                            match key_order(last, key) {
                                 std::cmp::Ordering::Less => {}
                                 std::cmp::Ordering::Equal => {
                                     return Err(Error::DuplicateKey { offset: pos });
@@ -378,6 +378,16 @@ fn attach<'a>(
             }
             true
         }
+    }
+}
+
+/// Raw-byte order of two keys; most neighbouring keys differ in their first byte, which
+/// settles it without a `memcmp` call.
+#[inline(always)]
+fn key_order(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+    match (a.first(), b.first()) {
+        (Some(x), Some(y)) if x != y => x.cmp(y),
+        _ => a.cmp(b),
     }
 }
 
