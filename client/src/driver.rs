@@ -376,11 +376,20 @@ impl Driver {
     }
 
     async fn halt(&mut self, status: TorrentState, announce_stop: bool) {
-        self.torrent.running.store(false, Ordering::Relaxed);
+        let was_running = self.torrent.running.swap(false, Ordering::Relaxed);
         {
             let mut st = self.torrent.lock();
+            if !was_running && st.status == status {
+                // Already halted this way (a stop after a stop): nothing to save again.
+                return;
+            }
             st.status = status;
             st.broadcast(&PeerCmd::Close("paused or stopped"));
+        }
+        // Pieces being hashed land in the resume data too (bounded wait).
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.torrent.lock().hashing > 0 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
         }
         self.save_resume();
         if announce_stop && !self.stopped_announced {

@@ -34,6 +34,8 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(150);
 const SNUB_TIMEOUT: Duration = Duration::from_secs(20);
 const MIN_QUEUE: usize = 32;
 const MAX_QUEUE: usize = 1000;
+/// Requests in flight to a new peer before its rate is known.
+const INITIAL_WINDOW: usize = 128;
 const DEFAULT_REQQ: usize = 250;
 const ALLOWED_FAST_K: usize = 10;
 /// Largest metadata accepted from a peer (an info dict with 8 M pieces).
@@ -150,7 +152,7 @@ pub(crate) async fn run(
         setup_done: false,
         decoder: MessageDecoder::default(),
         paced_until: None,
-        window: MIN_QUEUE,
+        window: INITIAL_WINDOW,
         our_allowed: Vec::new(),
     };
     let reason = conn.run(rd, leftover, rx).await;
@@ -593,7 +595,7 @@ impl Conn {
             // Unrequested (or cancelled and sent anyway): ignore, it is not counted.
             return Ok(());
         }
-        self.window = (self.window + 1).min(MAX_QUEUE);
+        self.window = (self.window + 2).min(MAX_QUEUE);
         self.counters
             .downloaded
             .fetch_add(data.len() as u64, Ordering::Relaxed);

@@ -47,7 +47,10 @@ pub struct Args {
 /// Runs `shoal download`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    rt.block_on(download(args))
+    let code = rt.block_on(download(args));
+    // Everything is saved and announced by now: do not wait for idle worker threads.
+    rt.shutdown_background();
+    code
 }
 
 /// Starts a session on `listen`, or on a free port of the same address if it is taken.

@@ -61,7 +61,8 @@ def main():
         h.connect_peer((host.strip("[]"), int(port)))
     start = time.time()
     last = 0
-    while time.time() - start < a.timeout:
+    # Seeds run until killed; leeches give up after --timeout seconds.
+    while a.mode == "seed" or time.time() - start < a.timeout:
         s = h.status()
         if a.mode == "leech" and s.is_seeding:
             print("DONE %.3f" % (time.time() - start), flush=True)
