@@ -21,6 +21,17 @@ pub fn encode(value: &Value<'_>) -> Vec<u8> {
 }
 
 /// Encodes a value canonically into any [`BufMut`] (a `Vec<u8>`, a `BytesMut`, ...).
+///
+/// ```
+/// use shoal_bencode::{Decoder, encode_into, encoded_len};
+///
+/// // A lenient (unsorted) input comes out sorted.
+/// let v = Decoder::new().lenient(true).decode(b"d1:bi2e1:ai1ee").unwrap();
+/// let mut out = bytes::BytesMut::with_capacity(encoded_len(&v));
+/// out.extend_from_slice(b"prefix:");
+/// encode_into(&v, &mut out);
+/// assert_eq!(&out[..], b"prefix:d1:ai1e1:bi2ee");
+/// ```
 pub fn encode_into<B: BufMut + ?Sized>(value: &Value<'_>, out: &mut B) {
     match value {
         Value::Int(n) => put_int(out, *n),
