@@ -87,6 +87,15 @@ proptest! {
     }
 
     #[test]
+    fn serde_agrees_with_the_native_codec(t in tree()) {
+        let value = to_value(&t);
+        let bytes = encode(&value);
+        prop_assert_eq!(shoal_bencode::to_bytes(&value).unwrap(), bytes.clone());
+        let via_serde: Value<'_> = shoal_bencode::from_bytes(&bytes).unwrap();
+        prop_assert_eq!(via_serde, decode(&bytes).unwrap());
+    }
+
+    #[test]
     fn strictly_accepted_bytes_reencode_identically(input in proptest::collection::vec(
         prop_oneof![
             Just(b'i'), Just(b'l'), Just(b'd'), Just(b'e'), Just(b':'), Just(b'-'),
