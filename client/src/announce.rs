@@ -89,7 +89,7 @@ async fn announce_http(
     req.event = p.event;
     req.compact = true;
     req.numwant = Some(80);
-    req.key = Some(format!("{:08x}", p.key));
+    req.key = Some(format!("{:08x}", p.key).into_bytes());
     let full = req.announce_url(url);
     let resp = http.get(&full).send().await.map_err(|e| {
         AnnounceError::Unreachable(format!("could not reach tracker {url}: {}", plain(&e)))

@@ -409,29 +409,11 @@ impl Driver {
         }
     }
 
-    fn params(&self, event: Option<tracker_proto::Event>) -> AnnounceParams {
-        let st = self.torrent.lock();
-        let left = match st.picker.as_ref() {
-            Some(p) => p.wanted_left(),
-            None => 1 << 30,
-        };
-        AnnounceParams {
-            info_hash: self.torrent.wire_hash(),
-            peer_id: self.torrent.peer_id,
-            port: self.torrent.session.listen_port().unwrap_or(0),
-            uploaded: st.uploaded,
-            downloaded: st.downloaded,
-            left,
-            event,
-            key: self.key,
-        }
-    }
-
     async fn announce_stopped(&mut self) {
         if !self.torrent.session.config.use_trackers {
             return;
         }
-        let params = self.params(Some(tracker_proto::Event::Stopped));
+        let params = params_of(&self.torrent, Some(tracker_proto::Event::Stopped), self.key);
         let http = self.torrent.session.http.clone();
         let mut jobs = Vec::new();
         for t in &self.tiers {
@@ -463,20 +445,7 @@ impl Driver {
             }
             tier.in_flight = true;
             let event = (!tier.started_sent).then_some(tracker_proto::Event::Started);
-            let mut params = {
-                let st = self.torrent.lock();
-                let left = st.picker.as_ref().map_or(1 << 30, Picker::wanted_left);
-                AnnounceParams {
-                    info_hash: self.torrent.wire_hash(),
-                    peer_id: self.torrent.peer_id,
-                    port: self.torrent.session.listen_port().unwrap_or(0),
-                    uploaded: st.uploaded,
-                    downloaded: st.downloaded,
-                    left,
-                    event,
-                    key: self.key,
-                }
-            };
+            let mut params = params_of(&self.torrent, event, self.key);
             if tier.started_sent && completed && params.left == 0 && !tier_completed_sent(tier) {
                 params.event = Some(tracker_proto::Event::Completed);
             }
@@ -667,9 +636,6 @@ impl Driver {
         {
             let mut st = self.torrent.lock();
             st.update_rates(1.0);
-            for p in st.peers.values_mut() {
-                let _ = p;
-            }
         }
         if self.ticks.is_multiple_of(10) {
             self.choke_round();
@@ -683,6 +649,21 @@ impl Driver {
         self.announce_due();
         self.pool.handle_timeout(Instant::now());
         self.dial();
+    }
+}
+
+/// What an announce says now; `left` is unknown (large) until metadata arrives.
+fn params_of(torrent: &Torrent, event: Option<tracker_proto::Event>, key: u32) -> AnnounceParams {
+    let st = torrent.lock();
+    AnnounceParams {
+        info_hash: torrent.wire_hash(),
+        peer_id: torrent.peer_id,
+        port: torrent.session.listen_port().unwrap_or(0),
+        uploaded: st.uploaded,
+        downloaded: st.downloaded,
+        left: st.picker.as_ref().map_or(1 << 30, Picker::wanted_left),
+        event,
+        key,
     }
 }
 
