@@ -108,9 +108,10 @@ fn int_at(dict: &Dict<'_>, key: &[u8], name: &str) -> Result<Option<i64>> {
 /// The name of a key, made only when an error needs it (parsing stays allocation-light).
 type Key<'k> = &'k dyn Fn() -> String;
 
-/// A non-negative `length` in `dict`; `name` names it in errors.
-fn length_at(dict: &Dict<'_>, name: Key<'_>) -> Result<u64> {
-    match dict.get(b"length") {
+/// A non-negative length from the value of a `length` key (`None`: missing); `name`
+/// names it in errors.
+fn length_of(value: Option<&Value<'_>>, name: Key<'_>) -> Result<u64> {
+    match value {
         None => Err(Error::missing(name())),
         Some(Value::Int(n)) if *n < 0 => {
             Err(Error::invalid(name(), format!("negative length {n}")))
@@ -132,10 +133,15 @@ fn length_at(dict: &Dict<'_>, name: Key<'_>) -> Result<u64> {
 
 /// The length of a file entry; a symlink (attribute `l`) may leave it out.
 fn symlink_length(dict: &Dict<'_>, attr: &[u8], name: Key<'_>) -> Result<u64> {
-    if attr.contains(&b'l') && dict.get(b"length").is_none() {
+    symlink_length_of(dict.get(b"length"), attr, name)
+}
+
+/// [`symlink_length`] from the value of the `length` key.
+fn symlink_length_of(length: Option<&Value<'_>>, attr: &[u8], name: Key<'_>) -> Result<u64> {
+    if attr.contains(&b'l') && length.is_none() {
         return Ok(0);
     }
-    length_at(dict, name)
+    length_of(length, name)
 }
 
 /// A file's raw path components: up to four inline (most torrents), more on the heap.
@@ -203,18 +209,32 @@ fn string_list<'a, C: FromIterator<&'a [u8]>>(value: &Value<'a>, key: Key<'_>) -
         .ok_or_else(|| Error::wrong_type(key(), "list", value))?;
     list.iter()
         .enumerate()
-        .map(|(i, v)| {
-            v.as_bytes().ok_or_else(|| {
-                Error::invalid(
-                    format!("{}[{i}]", key()),
-                    format!(
-                        "path element is {} (possible exploit attempt)",
-                        crate::error::with_article(v.kind())
-                    ),
-                )
-            })
-        })
+        .map(|(i, v)| v.as_bytes().ok_or_else(|| path_element_error(key, i, v)))
         .collect()
+}
+
+fn path_element_error(key: Key<'_>, i: usize, v: &Value<'_>) -> Error {
+    Error::invalid(
+        format!("{}[{i}]", key()),
+        format!(
+            "path element is {} (possible exploit attempt)",
+            crate::error::with_article(v.kind())
+        ),
+    )
+}
+
+/// A v1 `path` list; paths of up to four components (most) are read without a `Vec`.
+fn raw_path<'a>(value: &Value<'a>, key: Key<'_>) -> Result<RawPath<'a>> {
+    if let Some(list) = value.as_list()
+        && list.len() <= 4
+    {
+        let mut parts: [&[u8]; 4] = [&[]; 4];
+        for (i, (part, v)) in parts.iter_mut().zip(list.iter()).enumerate() {
+            *part = v.as_bytes().ok_or_else(|| path_element_error(key, i, v))?;
+        }
+        return Ok(RawPath::Inline(parts, list.len() as u8));
+    }
+    string_list(value, key)
 }
 
 fn attributes<'a>(dict: &Dict<'a>) -> &'a [u8] {
@@ -227,7 +247,19 @@ fn symlink_target(dict: &Dict<'_>, attr: &[u8], key: Key<'_>) -> Result<Option<V
     if !attr.contains(&b'l') {
         return Ok(None);
     }
-    match dict.get(b"symlink path") {
+    symlink_target_of(dict.get(b"symlink path"), attr, key)
+}
+
+/// [`symlink_target`] from the value of the `symlink path` key.
+fn symlink_target_of(
+    target: Option<&Value<'_>>,
+    attr: &[u8],
+    key: Key<'_>,
+) -> Result<Option<Vec<String>>> {
+    if !attr.contains(&b'l') {
+        return Ok(None);
+    }
+    match target {
         None => Ok(None),
         Some(v) => {
             let parts: Vec<&[u8]> = string_list(v, &|| format!("{}.symlink path", key()))?;
@@ -253,23 +285,37 @@ fn v1_files<'a>(info: &Dict<'a>) -> Result<Option<Vec<RawFile<'a>>>> {
             let dict = entry
                 .as_dict()
                 .ok_or_else(|| Error::wrong_type(key(), "dictionary", entry))?;
-            let attr = attributes(dict);
+            // One walk over the entry's keys instead of a lookup per key; the first of
+            // duplicate keys wins, as with `Dict::get`.
+            let mut fields: [Option<&Value<'a>>; 6] = [None; 6];
+            for (k, v) in dict.iter() {
+                let slot = match k {
+                    b"attr" => 0,
+                    b"length" => 1,
+                    b"path" => 2,
+                    b"path.utf-8" => 3,
+                    b"symlink path" => 4,
+                    b"mtime" => 5,
+                    _ => continue,
+                };
+                fields[slot].get_or_insert(v);
+            }
+            let [attr_v, length_v, path_v, path_utf8_v, symlink_v, mtime_v] = fields;
+            let attr = attr_v.and_then(Value::as_bytes).unwrap_or_default();
             // BitComet-era pad files carry no attribute, only this name (libtorrent agrees).
-            let legacy_pad = dict
-                .get(b"path")
+            let legacy_pad = path_v
                 .and_then(Value::as_list)
                 .and_then(|l| l.items().last())
                 .and_then(Value::as_bytes)
                 .is_some_and(|n| n.starts_with(b"_____padding_file_"));
             let pad = attr.contains(&b'p') || legacy_pad;
-            let mut length = symlink_length(dict, attr, &|| format!("{}.length", key()))?;
-            let path_value = dict.get(b"path.utf-8").or_else(|| dict.get(b"path"));
-            let (raw_path, no_path) = match path_value {
-                Some(v) => (string_list(v, &|| format!("{}.path", key()))?, false),
+            let mut length = symlink_length_of(length_v, attr, &|| format!("{}.length", key()))?;
+            let (raw_path, no_path) = match path_utf8_v.or(path_v) {
+                Some(v) => (raw_path(v, &|| format!("{}.path", key()))?, false),
                 None if pad => (RawPath::default(), true),
                 None => return Err(Error::missing(format!("{}.path", key()))),
             };
-            let symlink = symlink_target(dict, attr, &key)?;
+            let symlink = symlink_target_of(symlink_v, attr, &key)?;
             if symlink.is_some() {
                 length = 0;
             }
@@ -281,7 +327,7 @@ fn v1_files<'a>(info: &Dict<'a>) -> Result<Option<Vec<RawFile<'a>>>> {
                 hidden: attr.contains(&b'h'),
                 symlink,
                 pieces_root: None,
-                mtime: dict.get(b"mtime").and_then(Value::as_int),
+                mtime: mtime_v.and_then(Value::as_int),
                 no_path,
             });
         }
@@ -523,11 +569,17 @@ pub(crate) fn parse_info_dict(raw: &[u8], info: &Dict<'_>) -> Result<Metainfo> {
         (None, None) => unreachable!("v1 or v2 files were read"),
     };
 
+    // The name comes first: every multi-file path starts with it. Only a name that
+    // sanitises to nothing needs the info-hash (computed below either way).
+    let name = sanitize_component(raw_name).filter(|n| n != "_" || !raw_name.is_empty());
+
+    // One pass: offsets, totals and final (safe, not yet unique) paths, straight into
+    // the entries that are returned.
     let mut offset: u64 = 0;
     let mut total: u64 = 0;
-    let mut offsets = Vec::with_capacity(raw_files.len());
-    for f in &raw_files {
-        offsets.push(offset);
+    let mut files: Vec<FileEntry> = Vec::with_capacity(raw_files.len());
+    for f in raw_files.iter_mut() {
+        let file_offset = offset;
         offset = offset
             .checked_add(f.length)
             .filter(|o| *o <= i64::MAX as u64)
@@ -535,7 +587,37 @@ pub(crate) fn parse_info_dict(raw: &[u8], info: &Dict<'_>) -> Result<Metainfo> {
         if !f.pad {
             total += f.length;
         }
+        let path = if multi_file {
+            let raw = f.raw_path.as_slice();
+            let mut p = Vec::with_capacity(raw.len() + 1);
+            // The name is filled in below (cloned once per file there).
+            p.push(String::new());
+            if f.no_path {
+                p.push(".pad".to_owned());
+                p.push(f.length.to_string());
+            } else {
+                p.extend(raw.iter().filter_map(|c| sanitize_component(c)));
+                if p.len() == 1 {
+                    p.push("_".to_owned());
+                }
+            }
+            p
+        } else {
+            Vec::with_capacity(1)
+        };
+        files.push(FileEntry {
+            path,
+            length: f.length,
+            offset: file_offset,
+            pad: f.pad,
+            executable: f.executable,
+            hidden: f.hidden,
+            symlink: f.symlink.take(),
+            pieces_root: f.pieces_root,
+            mtime: f.mtime,
+        });
     }
+    drop(raw_files);
     let space = offset;
     if space == 0 {
         return Err(Error::invalid(
@@ -577,59 +659,18 @@ pub(crate) fn parse_info_dict(raw: &[u8], info: &Dict<'_>) -> Result<Metainfo> {
         start..start + pieces.len()
     };
 
-    let info_hash = match version {
-        TorrentVersion::V1 => InfoHash::V1(Sha1::digest(raw).into()),
-        TorrentVersion::V2 => InfoHash::V2(Sha256::digest(raw).into()),
-        TorrentVersion::Hybrid => InfoHash::Hybrid {
-            v1: Sha1::digest(raw).into(),
-            v2: Sha256::digest(raw).into(),
-        },
-    };
+    let (info_hash, info_bytes) = hash_and_copy(raw, version);
 
-    let name = sanitize_component(raw_name)
-        .filter(|n| n != "_" || !raw_name.is_empty())
-        .unwrap_or_else(|| to_hex(&info_hash.wire()));
-
-    // Final, safe and unique paths.
-    let mut paths: Vec<Vec<String>> = raw_files
-        .iter()
-        .map(|f| {
-            if !multi_file {
-                return vec![name.clone()];
-            }
-            let raw = f.raw_path.as_slice();
-            let mut p = Vec::with_capacity(raw.len() + 1);
-            p.push(name.clone());
-            if f.no_path {
-                p.push(".pad".to_owned());
-                p.push(f.length.to_string());
-            } else {
-                p.extend(raw.iter().filter_map(|c| sanitize_component(c)));
-                if p.len() == 1 {
-                    p.push("_".to_owned());
-                }
-            }
-            p
-        })
-        .collect();
-    make_unique(&mut paths).map_err(|reason| Error::invalid("info.files", reason))?;
-
-    let files: Vec<FileEntry> = raw_files
-        .iter_mut()
-        .zip(paths)
-        .zip(offsets)
-        .map(|((f, path), offset)| FileEntry {
-            path,
-            length: f.length,
-            offset,
-            pad: f.pad,
-            executable: f.executable,
-            hidden: f.hidden,
-            symlink: f.symlink.take(),
-            pieces_root: f.pieces_root,
-            mtime: f.mtime,
-        })
-        .collect();
+    let name = name.unwrap_or_else(|| to_hex(&info_hash.wire()));
+    for f in &mut files {
+        if multi_file {
+            f.path[0].clone_from(&name);
+        } else {
+            f.path.push(name.clone());
+        }
+    }
+    make_unique(&mut files, |f| &f.path, |f, p| f.path = p)
+        .map_err(|reason| Error::invalid("info.files", reason))?;
 
     let private = matches!(info.get(b"private"), Some(Value::Int(1)));
     let info_extra = info
@@ -640,7 +681,7 @@ pub(crate) fn parse_info_dict(raw: &[u8], info: &Dict<'_>) -> Result<Metainfo> {
 
     Ok(Metainfo {
         info_hash,
-        info_bytes: raw.to_vec(),
+        info_bytes,
         name,
         piece_length,
         files,
@@ -659,6 +700,19 @@ pub(crate) fn parse_info_dict(raw: &[u8], info: &Dict<'_>) -> Result<Metainfo> {
         extra: BTreeMap::new(),
         info_extra,
     })
+}
+
+/// The info-hash(es) of `raw` and an owned copy of it.
+fn hash_and_copy(raw: &[u8], version: TorrentVersion) -> (InfoHash, Vec<u8>) {
+    let hash = match version {
+        TorrentVersion::V1 => InfoHash::V1(Sha1::digest(raw).into()),
+        TorrentVersion::V2 => InfoHash::V2(Sha256::digest(raw).into()),
+        TorrentVersion::Hybrid => InfoHash::Hybrid {
+            v1: Sha1::digest(raw).into(),
+            v2: Sha256::digest(raw).into(),
+        },
+    };
+    (hash, raw.to_vec())
 }
 
 /// Inserts the alignment padding a v2-only torrent implies between files.

@@ -129,13 +129,19 @@ fn with_suffix(path: &[String], n: usize) -> Vec<String> {
 /// Makes every path unique: a path equal to an earlier file's, or to a folder of an
 /// earlier file, gets a `.N` suffix. Pad files take part so they never collide either.
 /// Errors (with the path) when a path needs more than [`MAX_DUPLICATE_TRIES`] renames.
-pub(crate) fn make_unique(paths: &mut [Vec<String>]) -> Result<(), String> {
+/// `path_of` reads an item's path and `rename` replaces it.
+pub(crate) fn make_unique<T>(
+    items: &mut [T],
+    path_of: impl for<'x> Fn(&'x T) -> &'x [String],
+    mut rename: impl FnMut(&mut T, Vec<String>),
+) -> Result<(), String> {
     // Comparison is exact (case-sensitive), as libtorrent's. Fast path: paths in strictly
     // increasing order with no path the prefix of the next are unique, and no file is a
     // folder of another (paths sharing a prefix are contiguous in this order).
-    let sorted_and_clear = paths
-        .windows(2)
-        .all(|w| w[0] < w[1] && !(w[1].len() > w[0].len() && w[1][..w[0].len()] == w[0][..]));
+    let sorted_and_clear = items.windows(2).all(|w| {
+        let (a, b) = (path_of(&w[0]), path_of(&w[1]));
+        a < b && !(b.len() > a.len() && b[..a.len()] == a[..])
+    });
     if sorted_and_clear {
         return Ok(());
     }
@@ -144,7 +150,7 @@ pub(crate) fn make_unique(paths: &mut [Vec<String>]) -> Result<(), String> {
     {
         let mut dirs: HashSet<&[String]> = HashSet::new();
         let mut previous: &[String] = &[];
-        for path in paths.iter() {
+        for path in items.iter().map(&path_of) {
             for end in 1..path.len() {
                 // Sorted file lists repeat the folders of the previous path: skip those.
                 if previous.len() > end && previous[..end] == path[..end] {
@@ -154,9 +160,9 @@ pub(crate) fn make_unique(paths: &mut [Vec<String>]) -> Result<(), String> {
             }
             previous = path;
         }
-        let mut files: HashSet<&[String]> = HashSet::with_capacity(paths.len());
+        let mut files: HashSet<&[String]> = HashSet::with_capacity(items.len());
         let mut renamed: HashSet<Vec<String>> = HashSet::new();
-        for (i, path) in paths.iter().enumerate() {
+        for (i, path) in items.iter().map(&path_of).enumerate() {
             let taken = |p: &[String]| files.contains(p) || dirs.contains(p) || renamed.contains(p);
             if !taken(path) {
                 files.insert(path);
@@ -180,7 +186,7 @@ pub(crate) fn make_unique(paths: &mut [Vec<String>]) -> Result<(), String> {
         }
     }
     for (i, path) in renames {
-        paths[i] = path;
+        rename(&mut items[i], path);
     }
     Ok(())
 }
@@ -217,21 +223,25 @@ mod tests {
         assert!(sanitize_component(wide.as_bytes()).unwrap().len() <= 255);
     }
 
+    fn unique(paths: &mut [Vec<String>]) -> Result<(), String> {
+        make_unique(paths, |p| p, |p, new| *p = new)
+    }
+
     #[test]
     fn duplicates_get_suffixes() {
         let p = |s: &str| s.split('/').map(String::from).collect::<Vec<_>>();
         let mut paths = vec![p("t/foo/bar.txt"), p("t/foo/bar.txt"), p("t/foo"), p("t/x")];
-        make_unique(&mut paths).unwrap();
+        unique(&mut paths).unwrap();
         assert_eq!(paths[1], p("t/foo/bar.1.txt"));
         assert_eq!(paths[2], p("t/foo.1"));
         // Sorted input takes the fast path unless a file is also a folder.
         let mut sorted = vec![p("t/a"), p("t/a/b"), p("t/b")];
-        make_unique(&mut sorted).unwrap();
+        unique(&mut sorted).unwrap();
         assert_eq!(sorted, [p("t/a.1"), p("t/a/b"), p("t/b")]);
         let mut clean = vec![p("t/a"), p("t/a.txt"), p("t/b/c")];
-        make_unique(&mut clean).unwrap();
+        unique(&mut clean).unwrap();
         assert_eq!(clean, [p("t/a"), p("t/a.txt"), p("t/b/c")]);
         let mut many = vec![p("a/b"); MAX_DUPLICATE_TRIES + 2];
-        assert!(make_unique(&mut many).is_err());
+        assert!(unique(&mut many).is_err());
     }
 }
