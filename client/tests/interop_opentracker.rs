@@ -24,50 +24,50 @@ async fn swarm_through_opentracker_http_and_udp() {
     let dir = tempfile::tempdir().unwrap();
     let src = dir.path().join("seed");
     let payload = make_folder(&src, "payload", &[900_000, 300_000]);
-    let port = free_port();
-    let http = format!("http://127.0.0.1:{port}/announce");
-    let udp = format!("udp://127.0.0.1:{port}/announce");
-    let meta = make_torrent(&payload, 32 * 1024, &[http, udp]);
-
     // opentracker chroots into -d and drops to nobody: the folder must be readable.
     let otdir = dir.path().join("ot");
     std::fs::create_dir_all(&otdir).unwrap();
-    std::fs::write(
-        otdir.join("whitelist.txt"),
-        format!("{}\n", meta.info_hash()),
-    )
-    .unwrap();
     std::fs::set_permissions(&otdir, std::fs::Permissions::from_mode(0o755)).unwrap();
-    std::fs::set_permissions(
-        otdir.join("whitelist.txt"),
-        std::fs::Permissions::from_mode(0o644),
-    )
-    .unwrap();
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let p = port.to_string();
-    let tracker = ChildGuard::spawn(
-        "opentracker",
-        &[
-            "-i",
-            "127.0.0.1",
-            "-p",
-            &p,
-            "-P",
-            &p,
-            "-d",
-            otdir.to_str().unwrap(),
-            "-w",
-            "/whitelist.txt",
-        ],
-    );
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "opentracker did not start"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    // A free port may be taken by someone else before opentracker binds it: retry.
+    let (meta, mut tracker) = 'start: {
+        for _ in 0..5 {
+            let port = free_port();
+            let http = format!("http://127.0.0.1:{port}/announce");
+            let udp = format!("udp://127.0.0.1:{port}/announce");
+            let meta = make_torrent(&payload, 32 * 1024, &[http, udp]);
+            let list = otdir.join("whitelist.txt");
+            std::fs::write(&list, format!("{}\n", meta.info_hash())).unwrap();
+            std::fs::set_permissions(&list, std::fs::Permissions::from_mode(0o644)).unwrap();
+            let p = port.to_string();
+            let args = [
+                "-i",
+                "127.0.0.1",
+                "-p",
+                &p,
+                "-P",
+                &p,
+                "-d",
+                otdir.to_str().unwrap(),
+                "-w",
+                "/whitelist.txt",
+            ];
+            let mut tracker = ChildGuard::spawn("opentracker", &args);
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            while std::net::TcpStream::connect(("127.0.0.1", port)).is_err()
+                && std::time::Instant::now() < deadline
+            {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            // Still running after answering: it owns the port.
+            std::thread::sleep(Duration::from_millis(100));
+            if tracker.child.try_wait().unwrap().is_none() {
+                break 'start (meta, tracker);
+            }
+        }
+        panic!("opentracker did not start");
+    };
+    let _ = &mut tracker;
 
     let seeder = session(true).await;
     let seed = add(&seeder, &meta, &src, vec![]).await;
