@@ -48,8 +48,9 @@ pub struct AnnounceRequest {
     pub no_peer_id: bool,
     /// How many peers the client wants (`None`: the tracker's default).
     pub numwant: Option<u32>,
-    /// An opaque key identifying the client across IP changes.
-    pub key: Option<String>,
+    /// An opaque key identifying the client across IP changes. Raw bytes: clients such
+    /// as aria2 send arbitrary binary keys.
+    pub key: Option<Vec<u8>>,
     /// The `tracker id` a previous response gave (sent as `trackerid`).
     pub tracker_id: Option<Vec<u8>>,
     /// The address the client wants to be reached at (`ip`): an IP literal or a DNS name.
@@ -107,7 +108,7 @@ impl AnnounceRequest {
         }
         if let Some(key) = &self.key {
             q.push_str("&key=");
-            percent::encode_into(&mut q, key.as_bytes());
+            percent::encode_into(&mut q, key);
         }
         if let Some(id) = &self.tracker_id {
             q.push_str("&trackerid=");
@@ -210,7 +211,7 @@ impl AnnounceRequest {
                     let n = (n >= 0).then(|| u32::try_from(n).unwrap_or(u32::MAX));
                     set(&mut numwant, "numwant", off, n)?;
                 }
-                b"key" => set(&mut key, "key", off, text(value, "key", off)?)?,
+                b"key" => set(&mut key, "key", off, value.into_owned())?,
                 b"trackerid" => set(&mut tracker_id, "trackerid", off, value.into_owned())?,
                 b"ip" => set(&mut ip, "ip", off, text(value, "ip", off)?)?,
                 _ => {}

@@ -61,10 +61,18 @@ query! {
         => Error::DuplicateParam { name: "port", offset: 146 };
     repeated_info_hash: announce_query(&format!("&info_hash={HASH}"))
         => Error::DuplicateParam { name: "info_hash", offset: 151 };
-    key_not_utf8: announce_query("&key=%FF")
-        => param("key", 145, "not UTF-8: invalid utf-8 sequence of 1 bytes from index 0");
     too_long: announce_query(&"&x=y".repeat(5000))
         => Error::QueryTooLong { len: 140 + 20_000, max: 16 * 1024 };
+}
+
+#[test]
+fn announce_query_keeps_a_binary_key() {
+    // aria2 sends its key as raw bytes, e.g. key=%EFm%F5i.
+    let q = announce_query("&key=%EFm%F5i");
+    let req = AnnounceRequest::parse_query(q.as_bytes(), &Limits::default()).unwrap();
+    assert_eq!(req.key.as_deref(), Some(&b"\xEFm\xF5i"[..]));
+    let again = AnnounceRequest::parse_query(req.to_query_string().as_bytes(), &Limits::default());
+    assert_eq!(again.unwrap().key, req.key);
 }
 
 #[test]

@@ -73,7 +73,7 @@ prop_compose! {
         compact in any::<bool>(),
         no_peer_id in any::<bool>(),
         numwant in option::of(any::<u32>()),
-        key in option::of(".{0,12}"),
+        key in option::of(vec(any::<u8>(), 0..12)),
         tracker_id in option::of(vec(any::<u8>(), 0..24)),
         ip in option::of("[a-z0-9:.]{0,40}"),
     ) -> AnnounceRequest {

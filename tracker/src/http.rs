@@ -60,19 +60,6 @@ pub(crate) fn peer_event(e: Option<Event>) -> PeerEvent {
     }
 }
 
-/// The query without its `key` parameters. The tracker does not use `key`, and clients
-/// send it as raw bytes (aria2 does) that tracker-proto, which reads it as text, refuses.
-fn without_key(query: &str) -> std::borrow::Cow<'_, str> {
-    if !query.split('&').any(|p| p.starts_with("key=")) {
-        return query.into();
-    }
-    let kept: Vec<&str> = query
-        .split('&')
-        .filter(|p| !p.starts_with("key="))
-        .collect();
-    kept.join("&").into()
-}
-
 fn secs(d: std::time::Duration) -> u32 {
     d.as_secs().min(u64::from(u32::MAX)) as u32
 }
@@ -83,7 +70,7 @@ async fn announce(
     RawQuery(query): RawQuery,
 ) -> Response {
     let counters = &sh.http_counters;
-    let query = query.as_deref().map(without_key).unwrap_or_default();
+    let query = query.unwrap_or_default();
     let req = match AnnounceRequest::parse_query(query.as_bytes(), &sh.proto_limits) {
         Ok(r) => r,
         Err(e) => {
@@ -359,13 +346,6 @@ async fn upload(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn key_parameters_are_dropped() {
-        assert_eq!(without_key("a=1&key=%EF%00&b=2&key=x"), "a=1&b=2");
-        assert_eq!(without_key("a=1&monkey=2"), "a=1&monkey=2");
-        assert_eq!(without_key(""), "");
-    }
 
     #[test]
     fn host_names() {
