@@ -30,7 +30,7 @@ async fn swarm_through_opentracker_http_and_udp() {
     std::fs::set_permissions(&otdir, std::fs::Permissions::from_mode(0o755)).unwrap();
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     // A free port may be taken by someone else before opentracker binds it: retry.
-    let (meta, mut tracker) = 'start: {
+    let (meta, tracker) = 'start: {
         for _ in 0..5 {
             let port = free_port();
             let http = format!("http://127.0.0.1:{port}/announce");
@@ -67,7 +67,6 @@ async fn swarm_through_opentracker_http_and_udp() {
         }
         panic!("opentracker did not start");
     };
-    let _ = &mut tracker;
 
     let seeder = session(true).await;
     let seed = add(&seeder, &meta, &src, vec![]).await;
