@@ -11,9 +11,15 @@ fn demo_runs_a_verified_swarm_on_loopback() {
         .expect("run shoal demo");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "demo failed\nstdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(
+        out.status.success(),
+        "demo failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
     let matched = stdout.matches("every byte matches").count();
-    assert_eq!(matched, 3, "each leecher reports a byte-exact copy:\n{stdout}");
+    assert_eq!(
+        matched, 3,
+        "each leecher reports a byte-exact copy:\n{stdout}"
+    );
     assert!(stdout.contains("demo OK"), "{stdout}");
     assert!(!stdout.contains("FAILED"), "{stdout}");
 }
