@@ -51,6 +51,26 @@ impl Magnet {
         }
     }
 
+    /// The BEP 53 `so` value (`0,2,4-6`) for [`Magnet::select_only`], or `None` when no
+    /// files are selected.
+    pub fn select_only_spec(&self) -> Option<String> {
+        if self.select_only.is_empty() {
+            return None;
+        }
+        let ranges: Vec<String> = self
+            .select_only
+            .iter()
+            .map(|&(first, last)| {
+                if first == last {
+                    first.to_string()
+                } else {
+                    format!("{first}-{last}")
+                }
+            })
+            .collect();
+        Some(ranges.join(","))
+    }
+
     /// The magnet link of a torrent: its info-hash(es), name, trackers and web seeds.
     pub fn from_metainfo(meta: &Metainfo) -> Self {
         let mut m = Magnet::new(meta.info_hash());
@@ -262,19 +282,8 @@ impl fmt::Display for Magnet {
         for p in &self.peers {
             param(f, "x.pe", p)?;
         }
-        if !self.select_only.is_empty() {
-            let so: Vec<String> = self
-                .select_only
-                .iter()
-                .map(|&(a, b)| {
-                    if a == b {
-                        a.to_string()
-                    } else {
-                        format!("{a}-{b}")
-                    }
-                })
-                .collect();
-            param(f, "so", &so.join(","))?;
+        if let Some(so) = self.select_only_spec() {
+            param(f, "so", &so)?;
         }
         for (k, v) in &self.extra {
             // Keys are printed as received; a key that needs escaping is escaped.

@@ -233,19 +233,8 @@ fn magnet_text(m: &Magnet) -> String {
     for p in &m.peers {
         let _ = writeln!(s, "Peer:          {p}");
     }
-    if !m.select_only.is_empty() {
-        let so: Vec<String> = m
-            .select_only
-            .iter()
-            .map(|&(a, b)| {
-                if a == b {
-                    a.to_string()
-                } else {
-                    format!("{a}-{b}")
-                }
-            })
-            .collect();
-        let _ = writeln!(s, "Only files:    {}", so.join(","));
+    if let Some(so) = m.select_only_spec() {
+        let _ = writeln!(s, "Only files:    {so}");
     }
     s
 }
