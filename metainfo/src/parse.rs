@@ -569,9 +569,17 @@ pub(crate) fn parse_info_dict(raw: &[u8], info: &Dict<'_>) -> Result<Metainfo> {
         (None, None) => unreachable!("v1 or v2 files were read"),
     };
 
-    // The name comes first: every multi-file path starts with it. Only a name that
-    // sanitises to nothing needs the info-hash (computed below either way).
-    let name = sanitize_component(raw_name).filter(|n| n != "_" || !raw_name.is_empty());
+    // The name comes first: every path starts with it. A name that sanitises to nothing
+    // is replaced by the info-hash; otherwise hashing waits until the files are read,
+    // while the decoded tree is still in cache.
+    let (name, hashed) =
+        match sanitize_component(raw_name).filter(|n| n != "_" || !raw_name.is_empty()) {
+            Some(name) => (name, None),
+            None => {
+                let hashed = hash_and_copy(raw, version);
+                (to_hex(&hashed.0.wire()), Some(hashed))
+            }
+        };
 
     // One pass: offsets, totals and final (safe, not yet unique) paths, straight into
     // the entries that are returned.
@@ -590,8 +598,7 @@ pub(crate) fn parse_info_dict(raw: &[u8], info: &Dict<'_>) -> Result<Metainfo> {
         let path = if multi_file {
             let raw = f.raw_path.as_slice();
             let mut p = Vec::with_capacity(raw.len() + 1);
-            // The name is filled in below (cloned once per file there).
-            p.push(String::new());
+            p.push(name.clone());
             if f.no_path {
                 p.push(".pad".to_owned());
                 p.push(f.length.to_string());
@@ -603,7 +610,7 @@ pub(crate) fn parse_info_dict(raw: &[u8], info: &Dict<'_>) -> Result<Metainfo> {
             }
             p
         } else {
-            Vec::with_capacity(1)
+            vec![name.clone()]
         };
         files.push(FileEntry {
             path,
@@ -659,16 +666,8 @@ pub(crate) fn parse_info_dict(raw: &[u8], info: &Dict<'_>) -> Result<Metainfo> {
         start..start + pieces.len()
     };
 
-    let (info_hash, info_bytes) = hash_and_copy(raw, version);
+    let (info_hash, info_bytes) = hashed.unwrap_or_else(|| hash_and_copy(raw, version));
 
-    let name = name.unwrap_or_else(|| to_hex(&info_hash.wire()));
-    for f in &mut files {
-        if multi_file {
-            f.path[0].clone_from(&name);
-        } else {
-            f.path.push(name.clone());
-        }
-    }
     make_unique(&mut files, |f| &f.path, |f, p| f.path = p)
         .map_err(|reason| Error::invalid("info.files", reason))?;
 
@@ -931,4 +930,56 @@ fn read_piece_layers(layers: &Dict<'_>, meta: &mut Metainfo) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn torrent(name: &[u8], files: &[(&[u8], &[u8])]) -> Vec<u8> {
+        let mut info = b"d5:filesl".to_vec();
+        for (dir, file) in files {
+            let entry = format!(
+                "d6:lengthi1e4:pathl{}:{}{}:{}ee",
+                dir.len(),
+                String::from_utf8_lossy(dir),
+                file.len(),
+                String::from_utf8_lossy(file)
+            );
+            info.extend_from_slice(entry.as_bytes());
+        }
+        info.extend_from_slice(format!("e4:name{}:", name.len()).as_bytes());
+        info.extend_from_slice(name);
+        info.extend_from_slice(b"12:piece lengthi16384e6:pieces20:");
+        info.extend_from_slice(&[7; 20]);
+        info.push(b'e');
+        let mut out = b"d4:info".to_vec();
+        out.extend_from_slice(&info);
+        out.push(b'e');
+        out
+    }
+
+    fn paths(meta: &Metainfo) -> Vec<String> {
+        meta.files().iter().map(FileEntry::display_path).collect()
+    }
+
+    #[test]
+    fn every_path_starts_with_the_sanitised_name_and_is_unique() {
+        let meta = parse_torrent(&torrent(
+            b"C:top",
+            &[(b"d", b"a"), (b"d", b"a"), (b"..", b"b")],
+        ))
+        .unwrap();
+        assert_eq!(meta.name(), "C_top");
+        assert_eq!(paths(&meta), ["C_top/d/a", "C_top/d/a.1", "C_top/b"]);
+        assert_eq!(meta.files()[2].offset, 2);
+    }
+
+    #[test]
+    fn a_name_that_sanitises_to_nothing_becomes_the_info_hash() {
+        let meta = parse_torrent(&torrent(b"..", &[(b"d", b"a"), (b"e", b"b")])).unwrap();
+        let hex = to_hex(&meta.info_hash().wire());
+        assert_eq!(meta.name(), hex);
+        assert_eq!(paths(&meta), [format!("{hex}/d/a"), format!("{hex}/e/b")]);
+    }
 }

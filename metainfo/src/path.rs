@@ -18,6 +18,17 @@ const MAX_COMPONENT: usize = 240;
 /// How many renames are tried for one duplicate path before giving up.
 pub(crate) const MAX_DUPLICATE_TRIES: usize = 100;
 
+/// Bytes kept as they are on the fast path: printable ASCII but `/`, `\\` and `:`.
+const PLAIN: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0x20;
+    while b < 0x7f {
+        table[b] = !matches!(b as u8, b'/' | b'\\' | b':');
+        b += 1;
+    }
+    table
+};
+
 /// Makes one path component safe. `None` means the component is dropped (it was `.`,
 /// `..` or only separators).
 ///
@@ -37,9 +48,7 @@ pub fn sanitize_component(raw: &[u8]) -> Option<String> {
     if raw.len() <= MAX_COMPONENT
         && raw != b"."
         && raw != b".."
-        && raw
-            .iter()
-            .all(|&b| (0x20..0x7f).contains(&b) && b != b'/' && b != b'\\' && b != b':')
+        && raw.iter().all(|&b| PLAIN[usize::from(b)])
         && !(b"CcPpAaNnLl".contains(&raw[0]) && is_windows_reserved(raw))
     {
         return std::str::from_utf8(raw).ok().map(str::to_owned);
