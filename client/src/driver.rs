@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use conn_pool::{CloseReason, ClosedInfo, FailReason, Pool, PoolConfig, Source as PoolSource};
+use conn_pool::{ClosedInfo, FailReason, Pool, PoolConfig, Source as PoolSource};
 use metainfo::Metainfo;
 use sha1::Digest;
 use tokio::net::TcpStream;
@@ -33,7 +33,7 @@ pub(crate) enum DriverCmd {
     Remove(oneshot::Sender<()>),
     AddPeers(Vec<SocketAddr>),
     Incoming(TcpStream, SocketAddr, Handshake, BytesMut),
-    PeerClosed(SocketAddr),
+    PeerClosed(SocketAddr, ClosedInfo),
     Interested(u64),
     Rechoke,
     Completed,
@@ -58,8 +58,27 @@ struct Tier {
     started_sent: bool,
 }
 
+/// How long an outgoing connect may take before it counts as timed out.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Awaits a connect for at most `timeout`. The failure is classified from the
+/// real `io::Error`; running out of time is `TimedOut`, the pool's congestion signal.
+async fn connect_within<S>(
+    timeout: Duration,
+    connect: impl std::future::Future<Output = std::io::Result<S>>,
+) -> Result<S, FailReason> {
+    match tokio::time::timeout(timeout, connect).await {
+        Err(_elapsed) => Err(FailReason::TimedOut),
+        Ok(r) => r.map_err(|e| FailReason::from_io_error(&e)),
+    }
+}
+
 enum Internal {
-    Dialed(SocketAddr, crate::Result<(TcpStream, Handshake, BytesMut)>),
+    /// A dial ended: the connection and handshake, or why it failed.
+    Dialed(
+        SocketAddr,
+        Result<(TcpStream, Handshake, BytesMut), FailReason>,
+    ),
     Announced(usize, Vec<(String, Result<Announced, AnnounceError>)>),
     Activated(Box<crate::Result<(Metainfo, Store)>>),
 }
@@ -300,12 +319,7 @@ impl Driver {
                     self.spawn_peer(stream, addr, hs, buf);
                 }
             }
-            DriverCmd::PeerClosed(addr) => {
-                let info = ClosedInfo {
-                    bytes_up: 0,
-                    bytes_down: 0,
-                    reason: CloseReason::Remote,
-                };
+            DriverCmd::PeerClosed(addr, info) => {
                 self.pool.on_closed(&addr, info, Instant::now());
                 if self.torrent.lock().banned.contains(&BanKey::of(addr)) {
                     self.pool.ban(&addr, Instant::now());
@@ -478,16 +492,7 @@ impl Driver {
                             self.spawn_peer(stream, addr, hs, buf);
                         }
                     }
-                    Err(e) => {
-                        let reason = match &e {
-                            crate::Error::Peer(m) if m.contains("refused") => FailReason::Refused,
-                            crate::Error::Peer(m) if m.contains("timed out") => {
-                                FailReason::TimedOut
-                            }
-                            _ => FailReason::Reset,
-                        };
-                        self.pool.on_failed(&addr, reason, now);
-                    }
+                    Err(reason) => self.pool.on_failed(&addr, reason, now),
                 }
                 self.dial();
             }
@@ -564,11 +569,11 @@ impl Driver {
             tokio::spawn(async move {
                 let r = async {
                     let mut stream =
-                        tokio::time::timeout(Duration::from_secs(10), TcpStream::connect(addr))
-                            .await
-                            .map_err(|_| crate::Error::Peer("connect timed out".into()))?
-                            .map_err(|e| crate::Error::Peer(format!("connect: {e}")))?;
-                    let (hs, buf) = crate::peer::handshake_outgoing(&mut stream, &torrent).await?;
+                        connect_within(CONNECT_TIMEOUT, TcpStream::connect(addr)).await?;
+                    // A failed handshake counts as a connection reset during setup.
+                    let (hs, buf) = crate::peer::handshake_outgoing(&mut stream, &torrent)
+                        .await
+                        .map_err(|_| FailReason::Reset)?;
                     Ok((stream, hs, buf))
                 }
                 .await;
@@ -698,5 +703,43 @@ pub(crate) fn apply_file_priorities(meta: &Metainfo, picker: &mut Picker, prios:
     }
     for (i, p) in piece_prio.into_iter().enumerate() {
         picker.set_priority(i as u32, p);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn connect_timeout_is_timed_out() {
+        let never = std::future::pending::<std::io::Result<TcpStream>>();
+        let r = connect_within(Duration::from_millis(20), never).await;
+        assert_eq!(r.err(), Some(FailReason::TimedOut));
+    }
+
+    #[tokio::test]
+    async fn connect_errors_are_classified_by_kind() {
+        use std::io::{Error, ErrorKind};
+        let kinds = [
+            (ErrorKind::ConnectionRefused, FailReason::Refused),
+            (ErrorKind::TimedOut, FailReason::TimedOut),
+            (ErrorKind::ConnectionReset, FailReason::Reset),
+            (ErrorKind::AddrNotAvailable, FailReason::Other),
+        ];
+        for (kind, want) in kinds {
+            let fut = std::future::ready(Err::<TcpStream, _>(Error::from(kind)));
+            let r = connect_within(Duration::from_secs(5), fut).await;
+            assert_eq!(r.err(), Some(want), "{kind:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn refused_loopback_connect_is_refused() {
+        // A port that was just free: nobody listens there now.
+        let addr = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("bind a loopback port");
+        let r = connect_within(Duration::from_secs(5), TcpStream::connect(addr)).await;
+        assert_eq!(r.err(), Some(FailReason::Refused));
     }
 }

@@ -271,6 +271,11 @@ impl Torrent {
             }
         }
         let addr = entry.addr;
+        let info = conn_pool::ClosedInfo {
+            bytes_up: entry.counters.uploaded.load(Ordering::Relaxed),
+            bytes_down: entry.counters.downloaded.load(Ordering::Relaxed),
+            reason: conn_pool::CloseReason::Remote,
+        };
         if !entry.counters.am_choking.load(Ordering::Relaxed) {
             // A slot freed up: let someone else in at the next round.
             let _ = self.driver_tx.send(crate::driver::DriverCmd::Rechoke);
@@ -281,7 +286,7 @@ impl Torrent {
         }
         let _ = self
             .driver_tx
-            .send(crate::driver::DriverCmd::PeerClosed(addr));
+            .send(crate::driver::DriverCmd::PeerClosed(addr, info));
         self.emit(Event::PeerDisconnected { addr, reason });
     }
 
