@@ -4,9 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use metainfo::{Metainfo, to_hex};
-use piece_store::{
-    FileEntry, FileHashes, FileStorage, FileStorageOptions, Layout, PieceHashes, PieceStore,
-};
+use piece_store::{FileStorage, FileStorageOptions, Layout, PieceHashes, PieceStore};
 
 use crate::error::{Error, Result};
 
@@ -17,52 +15,13 @@ pub(crate) struct Store {
     resume_path: PathBuf,
 }
 
-/// The piece-store layout and expected hashes of a torrent.
+/// The piece-store layout and expected hashes of a torrent (v2 files start on piece
+/// boundaries; a hybrid torrent whose piece layers are not known yet uses its v1 hashes).
 pub(crate) fn layout_and_hashes(meta: &Metainfo) -> Result<(Layout, PieceHashes)> {
-    let files: Vec<FileEntry> = meta
-        .files()
-        .iter()
-        .map(|f| {
-            if f.pad {
-                FileEntry::pad(f.length)
-            } else {
-                FileEntry::new(f.path.iter().collect::<PathBuf>(), f.length)
-            }
-        })
-        .collect();
-    let layout = Layout::new(files, meta.piece_length()).map_err(Error::from_store)?;
-    let v1 = || -> Option<Vec<[u8; 20]>> {
-        (0..meta.num_pieces())
-            .map(|i| meta.piece_hash_v1(i))
-            .collect()
-    };
-    let v2 = || -> Vec<Option<FileHashes>> {
-        meta.files()
-            .iter()
-            .enumerate()
-            .map(|(i, f)| {
-                if f.pad {
-                    return None;
-                }
-                f.pieces_root.map(|root| FileHashes {
-                    pieces_root: root,
-                    piece_layer: if f.length > meta.piece_length() {
-                        meta.piece_layer(i).map(<[_]>::to_vec).unwrap_or_default()
-                    } else {
-                        Vec::new()
-                    },
-                })
-            })
-            .collect()
-    };
-    let hashes = match meta.info_hash() {
-        metainfo::InfoHash::V1(_) => PieceHashes::V1(v1().unwrap_or_default()),
-        metainfo::InfoHash::V2(_) => PieceHashes::V2(v2()),
-        metainfo::InfoHash::Hybrid { .. } => PieceHashes::Hybrid {
-            v1: v1().unwrap_or_default(),
-            v2: v2(),
-        },
-    };
+    let unusable =
+        |e: piece_store::Error| Error::BadTorrent(format!("cannot store this torrent: {e}"));
+    let layout = Layout::from_metainfo(meta).map_err(unusable)?;
+    let hashes = PieceHashes::from_metainfo(meta).map_err(unusable)?;
     Ok((layout, hashes))
 }
 
@@ -138,5 +97,43 @@ impl Store {
         self.inner
             .save_resume(&self.resume_path)
             .map_err(Error::from_store)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use metainfo::{TorrentBuilder, TorrentVersion};
+
+    /// A v2 folder: each file starts on a piece boundary and ends with a short piece,
+    /// and the store agrees with the torrent on every piece size and hash.
+    #[test]
+    fn v2_files_end_with_short_pieces() {
+        let src = tempfile::tempdir().expect("tempdir");
+        let dir = src.path().join("t");
+        std::fs::create_dir(&dir).expect("mkdir");
+        let a: Vec<u8> = (0..20_000u32).map(|i| (i % 251) as u8).collect();
+        let b: Vec<u8> = (0..40_000u32).map(|i| (i % 241) as u8).collect();
+        std::fs::write(dir.join("a"), &a).expect("write a");
+        std::fs::write(dir.join("b"), &b).expect("write b");
+        let meta = TorrentBuilder::new(&dir)
+            .version(TorrentVersion::V2)
+            .piece_length(16 * 1024)
+            .build()
+            .expect("build");
+        let out = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&meta, out.path(), false).expect("open");
+        assert_eq!(meta.num_pieces(), 5);
+        for i in 0..meta.num_pieces() {
+            assert_eq!(
+                u64::from(store.piece_size(i)),
+                meta.piece_len(i),
+                "piece {i}"
+            );
+        }
+        assert_eq!(store.piece_size(1), 20_000 - 16_384);
+        assert!(store.check(1, &a[16_384..]).expect("check a's tail"));
+        assert!(store.check(2, &b[..16_384]).expect("check b's head"));
+        assert!(!store.check(2, &a[..16_384]).expect("check wrong data"));
     }
 }
