@@ -33,6 +33,9 @@ impl Error {
             piece_store::Error::Io { path, source, .. } => {
                 let what = match source.kind() {
                     std::io::ErrorKind::StorageFull => "the disk is full".to_string(),
+                    std::io::ErrorKind::FileTooLarge => {
+                        "the file size limit was reached (ulimit -f)".to_string()
+                    }
                     std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
                     std::io::ErrorKind::ReadOnlyFilesystem => {
                         "the file system is read-only".to_string()

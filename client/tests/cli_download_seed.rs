@@ -19,6 +19,30 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// Starts `shoal seed` on a free loopback port and waits until it accepts connections
+/// (seeding starts once the data is checked).
+fn start_seeder(torrent: &std::path::Path, data: &std::path::Path) -> (ChildGuard, String) {
+    let listen = format!("127.0.0.1:{}", free_port());
+    let seeder = ChildGuard::spawn(
+        SHOAL,
+        &[
+            "seed",
+            torrent.to_str().unwrap(),
+            "--data",
+            data.to_str().unwrap(),
+            "--listen",
+            &listen,
+            "--json",
+        ],
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(&listen).is_err() {
+        assert!(Instant::now() < deadline, "seeder never listened");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (seeder, listen)
+}
+
 #[test]
 fn seed_then_download_with_peer_exits_zero_with_identical_files() {
     let dir = tempfile::tempdir().unwrap();
@@ -27,26 +51,7 @@ fn seed_then_download_with_peer_exits_zero_with_identical_files() {
     let meta = make_torrent(&payload, 32 * 1024, &[]);
     let torrent = dir.path().join("t.torrent");
     std::fs::write(&torrent, meta.to_torrent_bytes()).unwrap();
-    let port = free_port();
-    let listen = format!("127.0.0.1:{port}");
-    let seeder = ChildGuard::spawn(
-        SHOAL,
-        &[
-            "seed",
-            torrent.to_str().unwrap(),
-            "--data",
-            src.to_str().unwrap(),
-            "--listen",
-            &listen,
-            "--json",
-        ],
-    );
-    // Seeding starts once the data is checked: wait until the port accepts.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(&listen).is_err() {
-        assert!(Instant::now() < deadline, "seeder never listened");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let (seeder, listen) = start_seeder(&torrent, &src);
     let out = dir.path().join("out");
     let result = Command::new(SHOAL)
         .args([
@@ -228,4 +233,42 @@ fn ctrl_c_saves_resume_data_and_the_same_command_continues() {
         String::from_utf8_lossy(&again.stderr)
     );
     assert_same_sha256(&payload, &out.join("payload"));
+}
+
+#[test]
+fn a_file_size_limit_gives_one_plain_sentence_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("seed");
+    let payload = make_folder(&src, "payload", &[300_000, 2_000_000]);
+    let meta = make_torrent(&payload, 32 * 1024, &[]);
+    let torrent = dir.path().join("t.torrent");
+    std::fs::write(&torrent, meta.to_torrent_bytes()).unwrap();
+    let (seeder, listen) = start_seeder(&torrent, &src);
+    let out = dir.path().join("out");
+    // RLIMIT_FSIZE of 1 MiB: the 2 MB file cannot be sized or written, as on a full disk.
+    let result = Command::new("bash")
+        .args([
+            "-c",
+            "ulimit -f 1024; exec \"$0\" \"$@\"",
+            SHOAL,
+            "download",
+        ])
+        .args([torrent.to_str().unwrap(), "-o", out.to_str().unwrap()])
+        .args(["--peer", &listen, "--listen", "127.0.0.1:0", "--quiet"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert_eq!(
+        result.status.code(),
+        Some(1),
+        "a plain failure, not a signal: {stderr}"
+    );
+    let big = out.join("payload").join("sub").join("file1.bin");
+    assert!(
+        stderr.contains(&format!("cannot write {}", big.display()))
+            && stderr.contains("file size limit"),
+        "stderr names the file and the cause: {stderr}"
+    );
+    assert_eq!(stderr.trim().lines().count(), 1, "one sentence: {stderr}");
+    drop(seeder);
 }

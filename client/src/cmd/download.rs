@@ -47,6 +47,7 @@ pub struct Args {
 /// Runs `shoal download`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    super::catch_file_size_signal(&rt);
     let code = rt.block_on(download(args));
     // Everything is saved and announced by now: do not wait for idle worker threads.
     rt.shutdown_background();

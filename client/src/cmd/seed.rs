@@ -39,6 +39,7 @@ pub struct Args {
 /// Runs `shoal seed`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    super::catch_file_size_signal(&rt);
     rt.block_on(seed(args))
 }
 
