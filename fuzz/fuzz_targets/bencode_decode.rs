@@ -38,6 +38,10 @@ fuzz_target!(|data: &[u8]| {
 
     if let Ok((value, rest)) = Decoder::new().decode_prefix(data) {
         let consumed = &data[..data.len() - rest.len()];
-        assert_eq!(decode(consumed).as_ref(), Ok(&value), "prefix decodes alone");
+        assert_eq!(
+            decode(consumed).as_ref(),
+            Ok(&value),
+            "prefix decodes alone"
+        );
     }
 });
