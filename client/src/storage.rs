@@ -53,7 +53,8 @@ impl Store {
         (0..bf.len()).map(|i| bf.get(i)).collect()
     }
 
-    /// Checks a whole piece held in memory against its hash (call off the network tasks).
+    /// Checks a whole piece held in memory against its hash.
+    #[cfg(test)]
     pub fn check(&self, piece: u32, data: &[u8]) -> Result<bool> {
         self.inner
             .hashes()
@@ -61,12 +62,13 @@ impl Store {
             .map_err(Error::from_store)
     }
 
-    /// Writes a whole piece that passed [`Store::check`] and records it as verified.
-    pub fn write_piece(&self, piece: u32, data: &[u8]) -> Result<()> {
+    /// Hashes a whole piece held in memory (call off the network tasks); if it is good,
+    /// writes it and records it as verified under the store's piece lock. `false`: the
+    /// hash did not match and nothing was written.
+    pub fn write_piece(&self, piece: u32, data: &[u8]) -> Result<bool> {
         self.inner
-            .write_block(piece, 0, data)
-            .map_err(Error::from_store)?;
-        self.inner.mark_verified(piece).map_err(Error::from_store)
+            .write_piece(piece, data)
+            .map_err(Error::from_store)
     }
 
     /// Size of `piece` in the layout, pad bytes included (v2 and hybrid torrents end files

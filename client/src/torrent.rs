@@ -307,13 +307,7 @@ impl Torrent {
         tokio::spawn(async move {
             let from = buf.from;
             let data = buf.data;
-            let result = tokio::task::spawn_blocking(move || {
-                if !store.check(piece, &data)? {
-                    return Ok(false);
-                }
-                store.write_piece(piece, &data).map(|()| true)
-            })
-            .await;
+            let result = tokio::task::spawn_blocking(move || store.write_piece(piece, &data)).await;
             let result = match result {
                 Ok(r) => r,
                 Err(e) => Err(crate::Error::Internal(format!("hashing task failed: {e}"))),
