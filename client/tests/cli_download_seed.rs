@@ -9,16 +9,6 @@ use common::*;
 
 const SHOAL: &str = env!("CARGO_BIN_EXE_shoal");
 
-/// The port a process listens on, from its --json output is not available before peers
-/// connect, so the test picks a free port and passes it.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// Starts `shoal seed` on a free loopback port and waits until it accepts connections
 /// (seeding starts once the data is checked).
 fn start_seeder(torrent: &std::path::Path, data: &std::path::Path) -> (ChildGuard, String) {
@@ -49,8 +39,7 @@ fn seed_then_download_with_peer_exits_zero_with_identical_files() {
     let src = dir.path().join("seed");
     let payload = make_folder(&src, "payload", &[600_000, 10, 250_000]);
     let meta = make_torrent(&payload, 32 * 1024, &[]);
-    let torrent = dir.path().join("t.torrent");
-    std::fs::write(&torrent, meta.to_torrent_bytes()).unwrap();
+    let torrent = write_torrent(dir.path(), &meta);
     let (seeder, listen) = start_seeder(&torrent, &src);
     let out = dir.path().join("out");
     let result = Command::new(SHOAL)
@@ -123,8 +112,7 @@ fn seeding_data_that_does_not_match_is_refused() {
     let src = dir.path().join("seed");
     let payload = make_folder(&src, "payload", &[100_000]);
     let meta = make_torrent(&payload, 16 * 1024, &[]);
-    let torrent = dir.path().join("t.torrent");
-    std::fs::write(&torrent, meta.to_torrent_bytes()).unwrap();
+    let torrent = write_torrent(dir.path(), &meta);
     let other = dir.path().join("empty");
     std::fs::create_dir_all(&other).unwrap();
     let out = Command::new(SHOAL)
@@ -149,26 +137,8 @@ fn ctrl_c_saves_resume_data_and_the_same_command_continues() {
     let src = dir.path().join("seed");
     let payload = make_folder(&src, "payload", &[3_000_000]);
     let meta = make_torrent(&payload, 32 * 1024, &[]);
-    let torrent = dir.path().join("t.torrent");
-    std::fs::write(&torrent, meta.to_torrent_bytes()).unwrap();
-    let listen = format!("127.0.0.1:{}", free_port());
-    let _seeder = ChildGuard::spawn(
-        SHOAL,
-        &[
-            "seed",
-            torrent.to_str().unwrap(),
-            "--data",
-            src.to_str().unwrap(),
-            "--listen",
-            &listen,
-            "--quiet",
-        ],
-    );
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(&listen).is_err() {
-        assert!(Instant::now() < deadline, "seeder never listened");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let torrent = write_torrent(dir.path(), &meta);
+    let (_seeder, listen) = start_seeder(&torrent, &src);
     let out = dir.path().join("out");
     let args = [
         "download",
@@ -241,8 +211,7 @@ fn a_file_size_limit_gives_one_plain_sentence_naming_the_file() {
     let src = dir.path().join("seed");
     let payload = make_folder(&src, "payload", &[300_000, 2_000_000]);
     let meta = make_torrent(&payload, 32 * 1024, &[]);
-    let torrent = dir.path().join("t.torrent");
-    std::fs::write(&torrent, meta.to_torrent_bytes()).unwrap();
+    let torrent = write_torrent(dir.path(), &meta);
     let (seeder, listen) = start_seeder(&torrent, &src);
     let out = dir.path().join("out");
     // RLIMIT_FSIZE of 1 MiB: the 2 MB file cannot be sized or written, as on a full disk.

@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -18,19 +17,6 @@ async fn start_tracker() -> tracker::RunningTracker {
     })
     .await
     .unwrap()
-}
-
-fn payload(dir: &Path, folder: bool) -> (std::path::PathBuf, std::path::PathBuf) {
-    let seed = dir.join("seed");
-    if folder {
-        let p = make_folder(&seed, "tree", &[1_000_000, 345_678, 2_100_000]);
-        (seed, p)
-    } else {
-        std::fs::create_dir_all(&seed).unwrap();
-        let p = seed.join("one.bin");
-        std::fs::write(&p, payload_bytes(2_500_000, 9)).unwrap();
-        (seed, p)
-    }
 }
 
 fn aria2_args<'a>(port: &'a str, dir: &'a str, torrent: &'a str, seed: bool) -> Vec<&'a str> {
@@ -59,21 +45,18 @@ fn aria2_args<'a>(port: &'a str, dir: &'a str, torrent: &'a str, seed: bool) -> 
     args
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 async fn shoal_from_aria2(folder: bool) {
     let tracker = start_tracker().await;
     let dir = tempfile::tempdir().unwrap();
-    let (seed_dir, src) = payload(dir.path(), folder);
+    let (seed_dir, src) = seed_payload(
+        dir.path(),
+        folder,
+        &[1_000_000, 345_678, 2_100_000],
+        2_500_000,
+        9,
+    );
     let meta = make_torrent(&src, 64 * 1024, &[tracker.announce_url_http().unwrap()]);
-    let torrent = dir.path().join("t.torrent");
-    std::fs::write(&torrent, meta.to_torrent_bytes()).unwrap();
+    let torrent = write_torrent(dir.path(), &meta);
     let port = free_port().to_string();
     let _aria = ChildGuard::spawn(
         "aria2c",
@@ -96,10 +79,15 @@ async fn shoal_from_aria2(folder: bool) {
 async fn aria2_from_shoal(folder: bool) {
     let tracker = start_tracker().await;
     let dir = tempfile::tempdir().unwrap();
-    let (seed_dir, src) = payload(dir.path(), folder);
+    let (seed_dir, src) = seed_payload(
+        dir.path(),
+        folder,
+        &[1_000_000, 345_678, 2_100_000],
+        2_500_000,
+        9,
+    );
     let meta = make_torrent(&src, 64 * 1024, &[tracker.announce_url_http().unwrap()]);
-    let torrent = dir.path().join("t.torrent");
-    std::fs::write(&torrent, meta.to_torrent_bytes()).unwrap();
+    let torrent = write_torrent(dir.path(), &meta);
     let s = session(true).await;
     let h = add(&s, &meta, &seed_dir, vec![]).await;
     wait_completed(&h, 30).await;

@@ -17,23 +17,15 @@ fn write_torrent(meta: &Metainfo, dir: &Path) -> String {
     path.to_str().unwrap().to_string()
 }
 
-/// Payload under `dir/seed/<name>`: one file or a folder.
-fn payload(dir: &Path, folder: bool) -> (std::path::PathBuf, std::path::PathBuf) {
-    let seed = dir.join("seed");
-    if folder {
-        let p = make_folder(&seed, "tree", &[1_234_567, 700_000, 3, 2_000_000]);
-        (seed, p)
-    } else {
-        std::fs::create_dir_all(&seed).unwrap();
-        let p = seed.join("one.bin");
-        std::fs::write(&p, payload_bytes(3_333_333, 42)).unwrap();
-        (seed, p)
-    }
-}
-
 async fn shoal_from_libtorrent(folder: bool, version: TorrentVersion, magnet: bool) {
     let dir = tempfile::tempdir().unwrap();
-    let (seed_dir, src) = payload(dir.path(), folder);
+    let (seed_dir, src) = seed_payload(
+        dir.path(),
+        folder,
+        &[1_234_567, 700_000, 3, 2_000_000],
+        3_333_333,
+        42,
+    );
     let meta = make_torrent_version(&src, 64 * 1024, &[], version);
     let torrent = write_torrent(&meta, dir.path());
     let (_lt, port) = spawn_libtorrent(
@@ -58,7 +50,13 @@ async fn shoal_from_libtorrent(folder: bool, version: TorrentVersion, magnet: bo
 
 async fn libtorrent_from_shoal(folder: bool, version: TorrentVersion) {
     let dir = tempfile::tempdir().unwrap();
-    let (seed_dir, src) = payload(dir.path(), folder);
+    let (seed_dir, src) = seed_payload(
+        dir.path(),
+        folder,
+        &[1_234_567, 700_000, 3, 2_000_000],
+        3_333_333,
+        42,
+    );
     let meta = make_torrent_version(&src, 64 * 1024, &[], version);
     let torrent = write_torrent(&meta, dir.path());
     let s = session(false).await;

@@ -21,14 +21,6 @@ async fn start_tracker() -> tracker::RunningTracker {
     .unwrap()
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// Starts transmission-cli on `torrent` with data folder `dir`, loopback only.
 fn transmission(config: &Path, dir: &Path, torrent: &Path, verify: bool) -> ChildGuard {
     std::fs::create_dir_all(config).unwrap();
@@ -67,28 +59,18 @@ fn transmission(config: &Path, dir: &Path, torrent: &Path, verify: bool) -> Chil
     ChildGuard::spawn("transmission-cli", &args)
 }
 
-fn setup(dir: &Path, folder: bool) -> (std::path::PathBuf, std::path::PathBuf) {
-    let seed = dir.join("seed");
-    if folder {
-        (
-            seed.clone(),
-            make_folder(&seed, "tree", &[600_000, 20_000, 400_000]),
-        )
-    } else {
-        std::fs::create_dir_all(&seed).unwrap();
-        let p = seed.join("one.bin");
-        std::fs::write(&p, payload_bytes(1_000_000, 5)).unwrap();
-        (seed, p)
-    }
-}
-
 async fn shoal_from_transmission(folder: bool) {
     let tracker = start_tracker().await;
     let dir = tempfile::tempdir().unwrap();
-    let (seed_dir, src) = setup(dir.path(), folder);
+    let (seed_dir, src) = seed_payload(
+        dir.path(),
+        folder,
+        &[600_000, 20_000, 400_000],
+        1_000_000,
+        5,
+    );
     let meta = make_torrent(&src, 32 * 1024, &[tracker.announce_url_http().unwrap()]);
-    let torrent = dir.path().join("t.torrent");
-    std::fs::write(&torrent, meta.to_torrent_bytes()).unwrap();
+    let torrent = write_torrent(dir.path(), &meta);
     let _tr = transmission(&dir.path().join("trconf"), &seed_dir, &torrent, true);
     let s = session(true).await;
     let out = dir.path().join("out");
@@ -102,10 +84,15 @@ async fn shoal_from_transmission(folder: bool) {
 async fn transmission_from_shoal(folder: bool) {
     let tracker = start_tracker().await;
     let dir = tempfile::tempdir().unwrap();
-    let (seed_dir, src) = setup(dir.path(), folder);
+    let (seed_dir, src) = seed_payload(
+        dir.path(),
+        folder,
+        &[600_000, 20_000, 400_000],
+        1_000_000,
+        5,
+    );
     let meta = make_torrent(&src, 32 * 1024, &[tracker.announce_url_http().unwrap()]);
-    let torrent = dir.path().join("t.torrent");
-    std::fs::write(&torrent, meta.to_torrent_bytes()).unwrap();
+    let torrent = write_torrent(dir.path(), &meta);
     let out = dir.path().join("out");
     std::fs::create_dir_all(&out).unwrap();
     // Transmission first: it only accepts connections, so shoal must find it and dial.

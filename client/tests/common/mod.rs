@@ -30,6 +30,44 @@ pub fn make_folder(root: &Path, name: &str, sizes: &[usize]) -> PathBuf {
     dir
 }
 
+/// A free TCP port on 127.0.0.1 (for programs that must be told their port).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A payload under `dir/seed`: the folder `tree` with files of `folder_sizes`, or the one
+/// file `one.bin` of `file_len` pseudo-random bytes from `seed`. Returns (seed folder,
+/// payload path).
+pub fn seed_payload(
+    dir: &Path,
+    folder: bool,
+    folder_sizes: &[usize],
+    file_len: usize,
+    seed: u64,
+) -> (PathBuf, PathBuf) {
+    let seed_dir = dir.join("seed");
+    if folder {
+        let p = make_folder(&seed_dir, "tree", folder_sizes);
+        (seed_dir, p)
+    } else {
+        std::fs::create_dir_all(&seed_dir).unwrap();
+        let p = seed_dir.join("one.bin");
+        std::fs::write(&p, payload_bytes(file_len, seed)).unwrap();
+        (seed_dir, p)
+    }
+}
+
+/// Writes `meta` to `dir/t.torrent` and returns that path.
+pub fn write_torrent(dir: &Path, meta: &Metainfo) -> PathBuf {
+    let torrent = dir.join("t.torrent");
+    std::fs::write(&torrent, meta.to_torrent_bytes()).unwrap();
+    torrent
+}
+
 /// A torrent of `path` with `piece_length` and optional trackers.
 pub fn make_torrent(path: &Path, piece_length: u64, trackers: &[String]) -> Metainfo {
     make_torrent_version(path, piece_length, trackers, TorrentVersion::V1)
