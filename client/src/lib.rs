@@ -10,6 +10,7 @@
 #![deny(missing_docs, missing_debug_implementations)]
 
 mod announce;
+mod bufpool;
 mod choker;
 mod driver;
 mod error;

@@ -613,7 +613,7 @@ impl Conn {
                     endgame = picker.in_endgame();
                     let piece_len = picker.piece_len(index) as usize;
                     let buf = st.bufs.entry(index).or_insert_with(|| PieceBuf {
-                        data: vec![0; piece_len],
+                        data: crate::bufpool::take(piece_len),
                         from: Default::default(),
                     });
                     let start = begin as usize;

@@ -307,7 +307,12 @@ impl Torrent {
         tokio::spawn(async move {
             let from = buf.from;
             let data = buf.data;
-            let result = tokio::task::spawn_blocking(move || store.write_piece(piece, &data)).await;
+            let result = tokio::task::spawn_blocking(move || {
+                let result = store.write_piece(piece, &data);
+                crate::bufpool::give(data);
+                result
+            })
+            .await;
             let result = match result {
                 Ok(r) => r,
                 Err(e) => Err(crate::Error::Internal(format!("hashing task failed: {e}"))),
