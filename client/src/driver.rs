@@ -39,6 +39,8 @@ pub(crate) enum DriverCmd {
     Completed,
     Fatal,
     MetadataBytes(Vec<u8>),
+    /// Every piece layer of a v2 torrent arrived and checked out (BEP 52 hash requests).
+    PieceLayers(Box<Metainfo>),
 }
 
 /// What the driver starts with.
@@ -180,6 +182,18 @@ impl Driver {
     /// Opens storage and checks existing data off the async threads.
     fn activate(&mut self, meta: Metainfo) {
         if self.activating {
+            return;
+        }
+        if crate::piece_layers::needed(&meta) {
+            // A v2 info dictionary without piece layers (magnet link): ask peers for them
+            // first; storage opens once they are here (DriverCmd::PieceLayers).
+            let mut st = self.torrent.lock();
+            if st.layers.is_none() {
+                st.name = Some(meta.name().to_string());
+                st.status = TorrentState::FetchingMetadata;
+                st.layers = Some(crate::piece_layers::LayerFetch::new(meta));
+                st.broadcast(&PeerCmd::Refill);
+            }
             return;
         }
         self.activating = true;
@@ -354,6 +368,7 @@ impl Driver {
             }
             DriverCmd::Fatal => self.halt(TorrentState::Error, true).await,
             DriverCmd::MetadataBytes(info) => self.on_metadata(info),
+            DriverCmd::PieceLayers(meta) => self.activate(*meta),
         }
         false
     }

@@ -16,6 +16,7 @@ mod driver;
 mod error;
 mod peer;
 mod picker;
+mod piece_layers;
 mod ratelimit;
 mod rng;
 mod session;

@@ -207,6 +207,12 @@ impl Conn {
         let _ = self.out.send(Out::Msg(msg.to_bytes().freeze()));
     }
 
+    fn send_all(&self, msgs: Vec<Message>) {
+        for m in &msgs {
+            self.send(m);
+        }
+    }
+
     async fn run(
         &mut self,
         mut rd: OwnedReadHalf,
@@ -547,6 +553,14 @@ impl Conn {
                 self.allowed_fast.push(i);
             }
             Message::Extended { id, payload } => self.on_extended(id, payload)?,
+            // BEP 52 piece layers (crate::piece_layers).
+            Message::HashRequest(r) => self.send(&crate::piece_layers::answer(&self.torrent, &r)),
+            Message::Hashes(h) => {
+                self.send_all(crate::piece_layers::on_hashes(&self.torrent, self.key, &h))
+            }
+            Message::HashReject(r) => {
+                self.send_all(crate::piece_layers::on_reject(&self.torrent, self.key, &r))
+            }
             _ => {}
         }
         Ok(())
@@ -841,6 +855,7 @@ impl Conn {
                         self.send_ext_handshake();
                     }
                     self.setup_after_metadata();
+                    self.send_all(crate::piece_layers::requests(&self.torrent, self.key));
                 } else {
                     self.update_interest();
                 }
@@ -889,6 +904,7 @@ impl Conn {
         }
         if !self.setup_done {
             self.request_metadata();
+            self.send_all(crate::piece_layers::requests(&self.torrent, self.key));
         }
         self.order.retain(|b| self.outstanding.contains_key(b));
         Ok(())

@@ -192,6 +192,8 @@ impl Session {
                 name,
                 file_priorities: Vec::new(),
                 deadlines: Vec::new(),
+                layers: None,
+                layer_trees: HashMap::new(),
             }),
             subscribers: Mutex::new(vec![early_tx]),
             early_events: Mutex::new(Some(early_rx)),

@@ -137,6 +137,10 @@ pub(crate) struct State {
     pub name: Option<String>,
     pub file_priorities: Vec<u8>,
     pub deadlines: Vec<(u32, u64)>,
+    /// BEP 52 piece layers being fetched (a v2 magnet link), before storage opens.
+    pub layers: Option<crate::piece_layers::LayerFetch>,
+    /// Merkle trees over our piece layers, built on the first hash request for a file.
+    pub layer_trees: HashMap<[u8; 32], Arc<crate::piece_layers::LayerTree>>,
 }
 
 impl State {
@@ -264,6 +268,7 @@ impl Torrent {
         let Some(entry) = st.peers.remove(&key) else {
             return;
         };
+        crate::piece_layers::peer_gone(&mut st, key);
         if let Some(picker) = st.picker.as_mut() {
             picker.peer_gone(has);
             for b in outstanding {
