@@ -1,5 +1,6 @@
 //! `PieceStore`: blocks in, pieces verified, resume data out.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -10,8 +11,7 @@ use crate::error::{Error, Result};
 use crate::layout::Layout;
 use crate::resume::ResumeData;
 use crate::storage::Storage;
-use crate::verify::PieceHashes;
-use sha1::Digest;
+use crate::verify::{PieceHashes, Scratch};
 
 /// What [`PieceStore::write_block`] did with a block.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -279,39 +279,18 @@ impl<S: Storage> PieceStore<S> {
     /// Hash `piece` as it is in storage and compare with the expected hash, without
     /// changing any state. Missing or truncated files give `Ok(false)`.
     pub fn check_piece(&self, piece: u32) -> Result<bool> {
-        self.hash_check(piece, &mut Vec::new())
-    }
-
-    /// Read and hash `piece` (missing data counts as a mismatch), with `buf` as scratch.
-    /// v1 pieces are read and hashed in 64 KiB slices, so the bytes are hashed while
-    /// still in the CPU cache.
-    fn hash_check(&self, piece: u32, buf: &mut Vec<u8>) -> Result<bool> {
-        const SLICE: u32 = 64 * 1024;
-        let size = self.layout.piece_size(piece)?;
-        let result = match &self.hashes {
-            PieceHashes::V1(v1) => {
-                buf.resize(SLICE.min(size) as usize, 0);
-                let mut h = sha1::Sha1::new();
-                let mut done = 0;
-                let mut r = Ok(());
-                while done < size && r.is_ok() {
-                    let n = SLICE.min(size - done);
-                    r = self.read_block_into(piece, done, &mut buf[..n as usize]);
-                    h.update(&buf[..n as usize]);
-                    done += n;
-                }
-                r.map(|()| {
-                    v1.get(piece as usize)
-                        .is_some_and(|want| h.finalize().as_slice() == want)
+        thread_local! {
+            /// Each verifying thread reuses its read buffer and leaf hashes: no allocation
+            /// per piece.
+            static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+        }
+        let checked = SCRATCH.with_borrow_mut(|scratch| {
+            self.hashes
+                .check_streamed(&self.layout, piece, scratch, |offset, buf| {
+                    self.read_block_into(piece, offset, buf)
                 })
-            }
-            _ => {
-                buf.resize(size as usize, 0);
-                self.read_block_into(piece, 0, buf)
-                    .and_then(|()| self.hashes.check(&self.layout, piece, buf))
-            }
-        };
-        match result {
+        });
+        match checked {
             Err(e) if e.is_missing_data() => Ok(false),
             other => other,
         }
@@ -408,7 +387,6 @@ impl<S: Storage> PieceStore<S> {
         let stop = AtomicBool::new(false);
         let total = pieces.len() as u32;
         let worker = || -> Result<()> {
-            let mut buf = Vec::new();
             loop {
                 if stop.load(Ordering::Relaxed) {
                     return Ok(());
@@ -419,7 +397,7 @@ impl<S: Storage> PieceStore<S> {
                 };
                 let ok = {
                     let _verifying = self.verifying(piece);
-                    let ok = self.hash_check(piece, &mut buf);
+                    let ok = self.check_piece(piece);
                     let ok = match ok {
                         Ok(ok) => ok,
                         Err(e) => {
