@@ -362,7 +362,7 @@ impl Driver {
                 let st = self.torrent.lock();
                 for p in st.peers.values() {
                     if p.seed {
-                        let _ = p.tx.send(PeerCmd::Close("both sides are seeds"));
+                        p.close("both sides are seeds");
                     }
                 }
             }

@@ -70,6 +70,9 @@ pub(crate) struct PeerCounters {
     pub uploaded: AtomicU64,
     pub peer_interested: AtomicBool,
     pub am_choking: AtomicBool,
+    /// We asked the connection to close (choked out, both seeds, banned, paused): its end
+    /// is ours, not the peer's, whatever the reader saw last.
+    pub closed_by_us: AtomicBool,
 }
 
 /// A connected peer as the torrent sees it.
@@ -87,6 +90,31 @@ pub(crate) struct PeerEntry {
     last_down: u64,
     last_up: u64,
     pub seed: bool,
+}
+
+impl PeerEntry {
+    /// Asks the peer's task to close the connection, recording that we closed it.
+    pub fn close(&self, reason: &'static str) {
+        self.counters.closed_by_us.store(true, Ordering::Relaxed);
+        let _ = self.tx.send(PeerCmd::Close(reason));
+    }
+}
+
+/// How a connection ended, for the pool, from whether we asked it to close and from the
+/// reason the peer task ended with: the peer closed it (end of stream), an IO error or
+/// timeout broke it, or it broke the protocol (any other reason the reader gives is a
+/// message it refused).
+pub(crate) fn close_reason(reason: &str, closed_by_us: bool) -> conn_pool::CloseReason {
+    use conn_pool::CloseReason;
+    if closed_by_us || reason == "torrent closed" {
+        CloseReason::Local
+    } else if reason == "closed by peer" {
+        CloseReason::Remote
+    } else if reason.starts_with("read failed") || reason == "idle too long" {
+        CloseReason::Error
+    } else {
+        CloseReason::Protocol
+    }
 }
 
 /// A piece being assembled in memory until it is hashed.
@@ -160,7 +188,11 @@ impl State {
     /// Sends `cmd` to every peer.
     pub fn broadcast(&self, cmd: &PeerCmd) {
         for p in self.peers.values() {
-            let _ = p.tx.send(cmd.clone());
+            if let PeerCmd::Close(reason) = cmd {
+                p.close(reason);
+            } else {
+                let _ = p.tx.send(cmd.clone());
+            }
         }
     }
 
@@ -235,6 +267,18 @@ impl Torrent {
             // One connection per peer (both sides may dial each other after PEX).
             || st.peers.values().any(|p| p.addr == addr || p.peer_id == peer_id)
         {
+            // The pool counts this address as connected: tell it we closed it (unless the
+            // address is the one of a registered peer, whose close will be reported).
+            if !st.peers.values().any(|p| p.addr == addr) {
+                let info = conn_pool::ClosedInfo {
+                    bytes_up: 0,
+                    bytes_down: 0,
+                    reason: conn_pool::CloseReason::Local,
+                };
+                let _ = self
+                    .driver_tx
+                    .send(crate::driver::DriverCmd::PeerClosed(addr, info));
+            }
             return None;
         }
         let key = st.next_peer;
@@ -279,7 +323,7 @@ impl Torrent {
         let info = conn_pool::ClosedInfo {
             bytes_up: entry.counters.uploaded.load(Ordering::Relaxed),
             bytes_down: entry.counters.downloaded.load(Ordering::Relaxed),
-            reason: conn_pool::CloseReason::Remote,
+            reason: close_reason(&reason, entry.counters.closed_by_us.load(Ordering::Relaxed)),
         };
         if !entry.counters.am_choking.load(Ordering::Relaxed) {
             // A slot freed up: let someone else in at the next round.
@@ -361,8 +405,7 @@ impl Torrent {
                     *s += weight;
                     if *s >= BAN_STRIKES && st.banned.insert(key) {
                         for p in st.peers.values().filter(|p| BanKey::of(p.addr) == key) {
-                            let _ =
-                                p.tx.send(PeerCmd::Close("sent data that failed hash checks"));
+                            p.close("sent data that failed hash checks");
                             events.push(Event::PeerBanned { addr: p.addr });
                         }
                     }
@@ -419,5 +462,166 @@ impl Torrent {
             uploaded: st.uploaded,
             complete: st.is_complete() && st.completed_reported,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::driver::DriverCmd;
+    use crate::session::SessionShared;
+    use conn_pool::CloseReason;
+    use std::time::Duration;
+    use tokio::io::AsyncWriteExt;
+    use tokio::net::{TcpListener, TcpStream};
+
+    /// A running torrent with no driver: what it sends the driver lands in the receiver.
+    fn torrent() -> (Arc<Torrent>, mpsc::UnboundedReceiver<DriverCmd>) {
+        let session = Arc::new(SessionShared {
+            config: crate::SessionConfig::default(),
+            peer_id: PeerId([b'S'; 20]),
+            listen_addr: None,
+            torrents: Mutex::new(HashMap::new()),
+            down_limit: SharedLimiter::new(None),
+            up_limit: SharedLimiter::new(None),
+            http: reqwest::Client::new(),
+            epoch: Instant::now(),
+        });
+        let (driver_tx, driver_rx) = mpsc::unbounded_channel();
+        let torrent = Torrent {
+            info_hash: InfoHash::V1([7; 20]),
+            peer_id: PeerId([b'S'; 20]),
+            output: PathBuf::from("unused"),
+            session,
+            state: Mutex::new(State {
+                active: None,
+                picker: None,
+                bufs: HashMap::new(),
+                peers: HashMap::new(),
+                next_peer: 0,
+                strikes: HashMap::new(),
+                banned: HashSet::new(),
+                status: TorrentState::FetchingMetadata,
+                metadata: None,
+                meta_known: false,
+                downloaded: 0,
+                uploaded: 0,
+                down_rate: 0,
+                up_rate: 0,
+                completed_reported: false,
+                sequential: false,
+                hashing: 0,
+                trackers: Vec::new(),
+                name: None,
+                file_priorities: Vec::new(),
+                deadlines: Vec::new(),
+                layers: None,
+                layer_trees: HashMap::new(),
+            }),
+            subscribers: Mutex::new(Vec::new()),
+            early_events: Mutex::new(None),
+            down_limit: SharedLimiter::new(None),
+            up_limit: SharedLimiter::new(None),
+            driver_tx,
+            running: AtomicBool::new(true),
+        };
+        (Arc::new(torrent), driver_rx)
+    }
+
+    /// Runs a peer task for a fresh loopback connection (peer id `id`); returns the remote
+    /// end, which the test drives, and the peer's address as the torrent sees it.
+    async fn connect(torrent: &Arc<Torrent>, id: u8) -> (TcpStream, SocketAddr) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let remote = TcpStream::connect(listener.local_addr().expect("addr"))
+            .await
+            .expect("connect");
+        let (ours, addr) = listener.accept().await.expect("accept");
+        let hs = wire::Handshake::new(torrent.wire_hash(), PeerId([id; 20]));
+        tokio::spawn(crate::peer::run(
+            torrent.clone(),
+            ours,
+            addr,
+            hs,
+            bytes::BytesMut::new(),
+        ));
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !torrent.lock().peers.values().any(|p| p.addr == addr) {
+            assert!(Instant::now() < deadline, "peer never registered");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        (remote, addr)
+    }
+
+    /// The next `PeerClosed` the driver would get.
+    async fn closed(rx: &mut mpsc::UnboundedReceiver<DriverCmd>) -> (SocketAddr, CloseReason) {
+        let wait = async {
+            loop {
+                match rx.recv().await {
+                    Some(DriverCmd::PeerClosed(addr, info)) => return (addr, info.reason),
+                    Some(_) => {}
+                    None => panic!("driver channel closed"),
+                }
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(10), wait)
+            .await
+            .expect("no PeerClosed within 10 s")
+    }
+
+    #[tokio::test]
+    async fn the_pool_hears_who_closed_a_connection_and_why() {
+        let (t, mut rx) = torrent();
+
+        // The peer hangs up cleanly (FIN).
+        let (mut remote, addr) = connect(&t, 1).await;
+        remote.shutdown().await.expect("shutdown");
+        assert_eq!(closed(&mut rx).await, (addr, CloseReason::Remote));
+        drop(remote);
+
+        // The peer sends a message longer than any allowed: a protocol error.
+        let (mut remote, addr) = connect(&t, 2).await;
+        remote
+            .write_all(&[0xff, 0xff, 0xff, 0xff, 7])
+            .await
+            .expect("write");
+        assert_eq!(closed(&mut rx).await, (addr, CloseReason::Protocol));
+
+        // The connection is reset under us: an error, not a clean close. (Closing a socket
+        // with unread data in it, our extension handshake here, sends a reset.)
+        let (remote, addr) = connect(&t, 3).await;
+        let mut peek = [0u8; 4];
+        remote
+            .peek(&mut peek)
+            .await
+            .expect("our first message arrives");
+        drop(remote);
+        assert_eq!(closed(&mut rx).await, (addr, CloseReason::Error));
+
+        // We close it (both seeds, banned, paused...).
+        let (_remote, addr) = connect(&t, 4).await;
+        t.lock().broadcast(&PeerCmd::Close("paused or stopped"));
+        assert_eq!(closed(&mut rx).await, (addr, CloseReason::Local));
+
+        // A second connection from a peer id we already have is refused at once: ours.
+        let (_first, _) = connect(&t, 5).await;
+        let (tx, _cmds) = mpsc::unbounded_channel();
+        let dup: SocketAddr = "127.0.0.1:9".parse().expect("addr");
+        assert!(t.add_peer(dup, PeerId([5; 20]), tx).is_none());
+        assert_eq!(closed(&mut rx).await, (dup, CloseReason::Local));
+    }
+
+    #[test]
+    fn idle_timeouts_are_errors_and_our_closes_are_local() {
+        assert_eq!(close_reason("idle too long", false), CloseReason::Error);
+        assert_eq!(
+            close_reason("read failed: connection reset by peer", false),
+            CloseReason::Error
+        );
+        assert_eq!(
+            close_reason("have for piece 9, past the last piece", false),
+            CloseReason::Protocol
+        );
+        assert_eq!(close_reason("closed by peer", true), CloseReason::Local);
+        assert_eq!(close_reason("torrent closed", false), CloseReason::Local);
     }
 }

@@ -85,7 +85,7 @@ pub fn torrent_json(meta: &Metainfo) -> Value {
     let files: Vec<Value> = meta
         .files()
         .iter()
-        .map(|f| json!({ "path": f.path, "length": f.length, "pad": f.pad }))
+        .map(|f| json!({ "path": f.path.iter().collect::<Vec<_>>(), "length": f.length, "pad": f.pad }))
         .collect();
     json!({
         "info_hash_v1": v1,
