@@ -62,19 +62,33 @@ impl Default for Decoder {
 }
 
 /// A list or dictionary still open. Its items wait in the shared scratch vectors from
-/// index `base` on, and move into one exactly-sized `Vec` when it closes: no per-container
-/// growth, and the scratch is reused from one decode to the next.
+/// index `base` on, and move into one exactly-sized allocation (after a header slot, see
+/// [`List`]) when it closes: no per-container growth, and the scratch is reused from one
+/// decode to the next.
 #[derive(Clone, Copy)]
 struct Open<'a> {
     /// Offset of the `l` or `d`.
     start: usize,
     /// Where this container's items (or entries) start in the scratch.
     base: usize,
+    /// The parent dictionary's key this container is the value of (empty in a list).
+    key: &'a [u8],
     dict: bool,
-    /// The key read, waiting for its value (dictionaries only).
-    pending: Option<&'a [u8]>,
     /// Keys seen so far are strictly increasing.
     sorted: bool,
+}
+
+/// What the decoder expects next.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// The whole value (nothing open yet).
+    Top,
+    /// An item of a list, or its `e`.
+    Item,
+    /// A dictionary key, or its `e`.
+    Key,
+    /// The value for the key just read.
+    Value,
 }
 
 /// The decoder's working memory.
@@ -220,19 +234,54 @@ impl Decoder {
             items,
             entries,
         } = scratch;
+        let mut mode = Mode::Top;
+        // The key waiting for its value while `mode` is `Value`.
+        let mut key: &'a [u8] = &[];
+
+        // Hands a finished value to whatever expects it; returns it if it is the whole value.
+        macro_rules! put {
+            ($value:expr) => {
+                match mode {
+                    Mode::Item => push_with(items, || $value),
+                    Mode::Value => {
+                        push_with(entries, || (key, $value));
+                        mode = Mode::Key;
+                    }
+                    _ => return Ok(($value, pos)),
+                }
+            };
+        }
+        // Hands a closed container to its parent (the frame is already popped).
+        macro_rules! finish {
+            ($value:expr, $key:expr) => {
+                match stack.last() {
+                    None => return Ok(($value, pos)),
+                    Some(parent) if parent.dict => {
+                        push_with(entries, || ($key, $value));
+                        mode = Mode::Key;
+                    }
+                    Some(_) => {
+                        push_with(items, || $value);
+                        mode = Mode::Item;
+                    }
+                }
+            };
+        }
+
         loop {
-            // Inside a dictionary with no pending key, a key or the end comes next.
-            if let Some(top) = stack.last_mut()
-                && top.dict
-                && top.pending.is_none()
-            {
+            if mode == Mode::Key {
                 match input.get(pos) {
                     Some(b'0'..=b'9') => {
-                        let (key, next) = parse_bytes(input, pos)?;
-                        if entries.len() > top.base
+                        let (k, next) = parse_bytes(input, pos)?;
+                        let Some(top) = stack.last_mut() else {
+                            unreachable!("a key is only expected inside a dictionary")
+                        };
+                        // Only the previous key of this dictionary needs comparing
+                        // (`entries[base]` is its header slot).
+                        if entries.len() > top.base + 1
                             && let Some((last, _)) = entries.last()
                         {
-                            match key_order(last, key) {
+                            match key_order(last, k) {
                                 std::cmp::Ordering::Less => {}
                                 std::cmp::Ordering::Equal => {
                                     return Err(Error::DuplicateKey { offset: pos });
@@ -245,30 +294,21 @@ impl Decoder {
                                 }
                             }
                         }
-                        top.pending = Some(key);
+                        key = k;
+                        mode = Mode::Value;
                         pos = next;
                     }
                     Some(b'e') => {
-                        let Open {
-                            start,
-                            base,
-                            sorted,
-                            ..
-                        } = *top;
-                        stack.pop();
+                        let Some(open) = stack.pop() else {
+                            unreachable!("a key is only expected inside a dictionary")
+                        };
                         pos += 1;
-                        if !sorted {
-                            check_unique(input, &entries[base..])?;
+                        if !open.sorted {
+                            check_unique(input, &entries[open.base + 1..])?;
                         }
                         let dict =
-                            Dict::from_decoded(entries.split_off(base), &input[start..pos], sorted);
-                        match stack.last_mut() {
-                            None => return Ok((Value::Dict(dict), pos)),
-                            Some(top) => match top.pending.take() {
-                                Some(key) => entries.push((key, Value::Dict(dict))),
-                                None => items.push(Value::Dict(dict)),
-                            },
-                        }
+                            seal_dict(entries, open.base, &input[open.start..pos], open.sorted);
+                        finish!(Value::Dict(dict), open.key);
                     }
                     Some(&found) => return Err(Error::NonStringKey { offset: pos, found }),
                     None => {
@@ -281,24 +321,16 @@ impl Decoder {
                 continue;
             }
 
-            let value = match input.get(pos) {
+            match input.get(pos) {
                 Some(b'0'..=b'9') => {
                     let (b, next) = parse_bytes(input, pos)?;
                     pos = next;
-                    // Each branch hands its value over itself, so the value is written
-                    // straight into the scratch instead of through a shared temporary.
-                    if attach(stack, items, entries, || Value::Bytes(b)) {
-                        continue;
-                    }
-                    Value::Bytes(b)
+                    put!(Value::Bytes(b));
                 }
                 Some(b'i') => {
                     let (n, next) = parse_int(input, pos)?;
                     pos = next;
-                    if attach(stack, items, entries, || Value::Int(n)) {
-                        continue;
-                    }
-                    Value::Int(n)
+                    put!(Value::Int(n));
                 }
                 Some(&open @ (b'l' | b'd')) => {
                     if stack.len() >= self.max_depth {
@@ -308,30 +340,31 @@ impl Decoder {
                         });
                     }
                     let dict = open == b'd';
+                    // The container's header slot, filled in when it closes.
+                    let base = if dict {
+                        push_with(entries, || (&[], Value::Int(0)));
+                        entries.len() - 1
+                    } else {
+                        push_with(items, || Value::Int(0));
+                        items.len() - 1
+                    };
                     stack.push(Open {
                         start: pos,
-                        base: if dict { entries.len() } else { items.len() },
+                        base,
+                        key: if mode == Mode::Value { key } else { &[] },
                         dict,
-                        pending: None,
                         sorted: true,
                     });
+                    mode = if dict { Mode::Key } else { Mode::Item };
                     pos += 1;
-                    continue;
                 }
-                Some(b'e') if stack.last().is_some_and(|top| !top.dict) => {
-                    let Open { start, base, .. } = stack.pop().expect("checked just above");
+                Some(b'e') if mode == Mode::Item => {
+                    let Some(open) = stack.pop() else {
+                        unreachable!("an item is only expected inside a list")
+                    };
                     pos += 1;
-                    let list = List::from_decoded(items.split_off(base), &input[start..pos]);
-                    match stack.last_mut() {
-                        None => Value::List(list),
-                        Some(top) => {
-                            match top.pending.take() {
-                                Some(key) => entries.push((key, Value::List(list))),
-                                None => items.push(Value::List(list)),
-                            }
-                            continue;
-                        }
-                    }
+                    let list = seal_list(items, open.base, &input[open.start..pos]);
+                    finish!(Value::List(list), open.key);
                 }
                 Some(&found) => {
                     return Err(Error::InvalidByte {
@@ -343,42 +376,48 @@ impl Decoder {
                 None => {
                     return Err(Error::UnexpectedEof {
                         offset: pos,
-                        expected: match stack.last() {
-                            None => "a value",
-                            Some(top) if top.dict => "a dictionary value",
-                            Some(_) => "a value or 'e'",
+                        expected: match mode {
+                            Mode::Value => "a dictionary value",
+                            Mode::Item => "a value or 'e'",
+                            _ => "a value",
                         },
                     });
                 }
-            };
-            return Ok((value, pos));
+            }
         }
     }
 }
 
-/// Hands a scalar to the open container it belongs to; `false` when no container is
-/// open (the scalar is the whole value).
-#[inline(always)]
-fn attach<'a>(
-    stack: &mut [Open<'a>],
-    items: &mut Vec<Value<'a>>,
+/// Moves the items of a closing list out of the scratch; `items[base]` is its header slot.
+#[inline(never)]
+fn seal_list<'a>(items: &mut Vec<Value<'a>>, base: usize, raw: &'a [u8]) -> List<'a> {
+    let mut slots = items.split_off(base);
+    // The placeholder is a plain integer: nothing to drop.
+    std::mem::forget(std::mem::replace(&mut slots[0], Value::Bytes(raw)));
+    List::from_decoded(slots.into_boxed_slice())
+}
+
+/// Moves the entries of a closing dictionary out of the scratch; `entries[base]` is its
+/// header slot.
+#[inline(never)]
+fn seal_dict<'a>(
     entries: &mut Vec<(&'a [u8], Value<'a>)>,
-    value: impl FnOnce() -> Value<'a>,
-) -> bool {
-    // `extend(once_with(..))` reserves room first and builds the scalar in place; a plain
-    // `push(value)` builds it on the stack and copies it, which stalls store forwarding.
-    // (Finished containers are moved with `push`: they are built before anyway, and the
-    // non-inlined `extend` call costs more there.)
-    match stack.last_mut() {
-        None => false,
-        Some(top) => {
-            match top.pending.take() {
-                Some(key) => entries.extend(std::iter::once_with(|| (key, value()))),
-                None => items.extend(std::iter::once_with(value)),
-            }
-            true
-        }
-    }
+    base: usize,
+    raw: &'a [u8],
+    sorted: bool,
+) -> Dict<'a> {
+    let mut slots = entries.split_off(base);
+    let header = Dict::decoded_header(raw, slots.len() - 1, sorted);
+    std::mem::forget(std::mem::replace(&mut slots[0], header));
+    Dict::from_decoded(slots.into_boxed_slice())
+}
+
+/// Pushes the value `make` builds. Unlike `push(make())`, this makes room first and then
+/// builds the value straight in its slot: a value built before a possible reallocation
+/// goes through the stack, and reading it back stalls on store forwarding.
+#[inline(always)]
+fn push_with<T>(v: &mut Vec<T>, make: impl FnOnce() -> T) {
+    v.extend(std::iter::once_with(make));
 }
 
 /// Raw-byte order of two keys; most neighbouring keys differ in their first byte, which
@@ -423,7 +462,75 @@ fn decimal_digits(mut n: usize) -> usize {
 }
 
 /// Parses `i<digits>e` starting at the `i`.
+///
+/// The common case (1 to 18 digits, canonical, `e` after them) takes a short loop with no
+/// overflow checks (18 digits cannot overflow); anything else takes the careful path,
+/// which gives the exact error.
+#[inline(always)]
 pub(crate) fn parse_int(input: &[u8], start: usize) -> Result<(i64, usize)> {
+    let mut pos = start + 1;
+    let negative = input.get(pos) == Some(&b'-');
+    if negative {
+        pos += 1;
+    }
+    let first = pos;
+    let mut magnitude: u64 = 0;
+    while let Some(&b) = input.get(pos) {
+        let digit = b.wrapping_sub(b'0');
+        if digit > 9 {
+            break;
+        }
+        magnitude = magnitude.wrapping_mul(10).wrapping_add(u64::from(digit));
+        pos += 1;
+    }
+    let digits = pos - first;
+    if digits == 0
+        || digits > 18
+        || input.get(pos) != Some(&b'e')
+        || (input[first] == b'0' && (digits > 1 || negative))
+    {
+        return parse_int_careful(input, start);
+    }
+    let value = magnitude as i64;
+    Ok((if negative { -value } else { value }, pos + 1))
+}
+
+/// Parses `<length>:<bytes>` starting at the first digit; the bytes are borrowed.
+///
+/// Fast path as in [`parse_int`]: 1 to 18 digits, canonical, `:` after them, and the
+/// bytes present; anything else takes the careful path for the exact error.
+#[inline(always)]
+pub(crate) fn parse_bytes(input: &[u8], start: usize) -> Result<(&[u8], usize)> {
+    let mut pos = start;
+    let mut length: u64 = 0;
+    while let Some(&b) = input.get(pos) {
+        let digit = b.wrapping_sub(b'0');
+        if digit > 9 {
+            break;
+        }
+        length = length.wrapping_mul(10).wrapping_add(u64::from(digit));
+        pos += 1;
+    }
+    let digits = pos - start;
+    if digits == 0
+        || digits > 18
+        || input.get(pos) != Some(&b':')
+        || (digits > 1 && input[start] == b'0')
+    {
+        return parse_bytes_careful(input, start);
+    }
+    let from = pos + 1;
+    if length > (input.len() - from) as u64 {
+        return parse_bytes_careful(input, start);
+    }
+    let end = from + length as usize;
+    Ok((&input[from..end], end))
+}
+
+/// [`parse_int`] with every check, for the uncommon cases and errors.
+#[cold]
+#[inline(never)]
+fn parse_int_careful(input: &[u8], start: usize) -> Result<(i64, usize)> {
     let mut pos = start + 1;
     let negative = input.get(pos) == Some(&b'-');
     if negative {
@@ -484,8 +591,10 @@ pub(crate) fn parse_int(input: &[u8], start: usize) -> Result<(i64, usize)> {
     }
 }
 
-/// Parses `<length>:<bytes>` starting at the first digit; the bytes are borrowed.
-pub(crate) fn parse_bytes(input: &[u8], start: usize) -> Result<(&[u8], usize)> {
+/// [`parse_bytes`] with every check, for the uncommon cases and errors.
+#[cold]
+#[inline(never)]
+fn parse_bytes_careful(input: &[u8], start: usize) -> Result<(&[u8], usize)> {
     let mut pos = start;
     let mut length: u64 = 0;
     while let Some(&b) = input.get(pos) {
