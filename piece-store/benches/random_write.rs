@@ -1,24 +1,44 @@
 //! Random-order write + verify against the machine's ceilings, measured in the same run:
-//! `dd` sequential write, and SHA-1 on one core and on all cores.
+//! `dd` sequential write, and SHA-1 / SHA-256 of in-cache data on one core (the ceiling
+//! is that rate times the number of cores) and on all cores at once.
 //!
 //! `cargo bench -p shoal-piece-store --bench random_write`
-//! Environment: `SHOAL_BENCH_MIB` (default 256), `SHOAL_BENCH_DIR` (default `/dev/shm`).
+//! Environment: `SHOAL_BENCH_MIB` (default 256), `SHOAL_BENCH_DIR` (default `/dev/shm`),
+//! `SHOAL_BENCH_ROUNDS` (default 3).
 //! Data: 4 files, 1 MiB pieces, 16 KiB blocks written in a shuffled order by one thread,
-//! then one fdatasync per file; then a full recheck on all cores; then the same writes by
-//! one thread per core, each verifying the pieces it completes.
+//! then one fdatasync per file; then a full recheck on all cores with v1 hashes and again
+//! with v2 hashes of the same files; then the same writes by one thread per core, each
+//! verifying the pieces it completes.
 
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use sha1::{Digest, Sha1};
+use sha2::Sha256;
 use shoal_piece_store::{
-    BlockWrite, FileEntry, FileStorage, FileStorageOptions, Layout, PieceHashes, PieceStore,
+    BlockWrite, FileEntry, FileHashes, FileStorage, FileStorageOptions, Layout, PieceHashes,
+    PieceStore, file_root_single_piece, piece_root, root_of_layer,
 };
 
 const PIECE: usize = 1 << 20;
 const BLOCK: usize = 16 * 1024;
 const PATTERN: usize = 64 << 20;
+/// The in-cache ceilings hash this many bytes over and over (fits the L2 cache).
+const IN_CACHE: usize = 256 * 1024;
+
+/// The measurements, in the order of `best`.
+const DD: usize = 0;
+const SHA1_ONE: usize = 1;
+const SHA1_ALL: usize = 2;
+const SHA1_RAM: usize = 3;
+const WRITE: usize = 4;
+const RECHECK_V1: usize = 5;
+const PARALLEL: usize = 6;
+const SHA256_ONE: usize = 7;
+const SHA256_ALL: usize = 8;
+const RECHECK_V2: usize = 9;
+const N: usize = 10;
 
 fn main() {
     let mib: usize = std::env::var("SHOAL_BENCH_MIB")
@@ -49,13 +69,54 @@ fn main() {
     let hashes: Vec<[u8; 20]> = (0..total / PIECE)
         .map(|p| Sha1::digest(&byte_at(p * PIECE)[..PIECE]).into())
         .collect();
+    // v2 hashes of the same files (each starts on a piece boundary). The content repeats
+    // every 64 pieces, so 64 piece roots serve every file.
+    let leaves = PIECE / BLOCK;
+    let roots: Vec<[u8; 32]> = (0..PATTERN / PIECE)
+        .map(|p| piece_root(&byte_at(p * PIECE)[..PIECE], leaves))
+        .collect();
+    let v2: Vec<Option<FileHashes>> = (0..4)
+        .map(|f| {
+            let pieces = total / 4 / PIECE;
+            let first = f * pieces;
+            Some(if pieces == 1 {
+                FileHashes {
+                    pieces_root: file_root_single_piece(&byte_at(first * PIECE)[..PIECE]),
+                    piece_layer: Vec::new(),
+                }
+            } else {
+                let layer: Vec<[u8; 32]> = (first..first + pieces)
+                    .map(|p| roots[p % roots.len()])
+                    .collect();
+                FileHashes {
+                    pieces_root: root_of_layer(&layer, piece_root(&[], leaves)),
+                    piece_layer: layer,
+                }
+            })
+        })
+        .collect();
+    let in_cache = &pattern[..IN_CACHE];
+    let sha1_piece = || {
+        let mut h = Sha1::new();
+        for _ in 0..PIECE / IN_CACHE {
+            h.update(in_cache);
+        }
+        std::hint::black_box(h.finalize());
+    };
+    let sha256_piece = || {
+        for _ in 0..PIECE / IN_CACHE {
+            for b in in_cache.chunks(BLOCK) {
+                std::hint::black_box(Sha256::digest(b));
+            }
+        }
+    };
 
     let rounds: usize = std::env::var("SHOAL_BENCH_ROUNDS")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(3);
-    let mut best = [Duration::MAX; 6];
-    let mut best_cpu = [f64::MAX; 6];
+    let mut best = [Duration::MAX; N];
+    let mut best_cpu = [f64::MAX; N];
     let mut keep = |i: usize, (wall, cpu): (Duration, f64)| {
         best[i] = best[i].min(wall);
         best_cpu[i] = best_cpu[i].min(cpu);
@@ -86,27 +147,37 @@ fn main() {
             .output()
             .expect("run dd");
         assert!(dd.status.success(), "dd failed");
-        keep(0, t.stop_children(children));
+        keep(DD, t.stop_children(children));
         std::fs::remove_file(&dd_path).unwrap();
 
-        // Ceiling 2: SHA-1 over the same bytes in memory, one core and all cores.
+        // Ceiling 2: SHA-1 and SHA-256 (16 KiB blocks, as v2 hashes) of in-cache data, on
+        // one core and on every core at once; and SHA-1 of the pattern in RAM.
+        for (one, all, hash) in [
+            (SHA1_ONE, SHA1_ALL, &sha1_piece as &(dyn Fn() + Sync)),
+            (SHA256_ONE, SHA256_ALL, &sha256_piece),
+        ] {
+            let t = Clock::start();
+            for _ in 0..total / PIECE {
+                hash();
+            }
+            keep(one, t.stop());
+            let t = Clock::start();
+            std::thread::scope(|s| {
+                for c in 0..cores {
+                    s.spawn(move || {
+                        for _ in (c..total / PIECE).step_by(cores) {
+                            hash();
+                        }
+                    });
+                }
+            });
+            keep(all, t.stop());
+        }
         let t = Clock::start();
         for p in 0..total / PIECE {
             std::hint::black_box(Sha1::digest(&byte_at(p * PIECE)[..PIECE]));
         }
-        keep(1, t.stop());
-        let t = Clock::start();
-        std::thread::scope(|s| {
-            for c in 0..cores {
-                let byte_at = &byte_at;
-                s.spawn(move || {
-                    for p in (c..total / PIECE).step_by(cores) {
-                        std::hint::black_box(Sha1::digest(&byte_at(p * PIECE)[..PIECE]));
-                    }
-                });
-            }
-        });
-        keep(2, t.stop());
+        keep(SHA1_RAM, t.stop());
 
         // Ours: shuffled 16 KiB blocks, one thread, then flush (fdatasync per file).
         let data_dir = dir.join("data");
@@ -123,13 +194,22 @@ fn main() {
             }
         }
         store.flush().unwrap();
-        keep(3, t.stop());
+        keep(WRITE, t.stop());
         assert_eq!(complete, total / PIECE);
 
         let t = Clock::start();
         let good = store.recheck_all(0, &|_| {}).unwrap();
-        keep(4, t.stop());
+        keep(RECHECK_V1, t.stop());
         assert_eq!(good as usize, total / PIECE, "every piece verifies");
+        drop(store);
+
+        // The same files rechecked against their v2 (SHA-256 merkle) hashes.
+        let storage = FileStorage::new(&data_dir, &layout, FileStorageOptions::default()).unwrap();
+        let store = PieceStore::new(layout.clone(), storage, PieceHashes::V2(v2.clone())).unwrap();
+        let t = Clock::start();
+        let good = store.recheck_all(0, &|_| {}).unwrap();
+        keep(RECHECK_V2, t.stop());
+        assert_eq!(good as usize, total / PIECE, "every piece verifies (v2)");
         drop(store);
         std::fs::remove_dir_all(&data_dir).unwrap();
 
@@ -157,7 +237,7 @@ fn main() {
             }
         });
         store.flush().unwrap();
-        keep(5, t.stop());
+        keep(PARALLEL, t.stop());
         assert!(store.is_complete());
         let good = store.num_have();
         assert_eq!(good as usize, total / PIECE, "every piece verifies");
@@ -165,73 +245,68 @@ fn main() {
         std::fs::remove_dir_all(&data_dir).unwrap();
     }
     std::fs::remove_dir_all(&dir).unwrap();
-    let [
-        dd_time,
-        sha_one,
-        sha_all,
-        write_time,
-        recheck_time,
-        parallel_time,
-    ] = best;
-
-    let [
-        cpu_dd,
-        cpu_sha_one,
-        cpu_sha_all,
-        cpu_write,
-        cpu_recheck,
-        cpu_parallel,
-    ] = best_cpu;
-    let rate = |d: Duration| total as f64 / d.as_secs_f64() / 1e6;
+    let rate = |i: usize| total as f64 / best[i].as_secs_f64() / 1e6;
+    let cpu = |i: usize| best_cpu[i] / (total as f64 / 1e9);
+    let pct = |ours: usize, of: f64| 100.0 * rate(ours) / of;
     println!(
         "piece-store bench: {mib} MiB in {}, 1 MiB pieces, 16 KiB blocks, {cores} cores, best of {rounds}",
         base.display()
     );
     println!(
-        "  dd sequential write (bs=1M, fdatasync) {:>8.0} MB/s",
-        rate(dd_time)
+        "  dd sequential write (bs=1M, fdatasync)      {:>6.0} MB/s",
+        rate(DD)
     );
     println!(
-        "  random-order write_block + flush        {:>8.0} MB/s  = {:.0}% of dd",
-        rate(write_time),
-        100.0 * dd_time.as_secs_f64() / write_time.as_secs_f64()
+        "  random-order write_block + flush            {:>6.0} MB/s  = {:.0}% of dd",
+        rate(WRITE),
+        pct(WRITE, rate(DD))
+    );
+    for (name, one, all, recheck) in [
+        ("SHA-1", SHA1_ONE, SHA1_ALL, RECHECK_V1),
+        ("SHA-256", SHA256_ONE, SHA256_ALL, RECHECK_V2),
+    ] {
+        let ceiling = rate(one) * cores as f64;
+        println!(
+            "  {name:7} in cache, one core                {:>6.0} MB/s  -> ceiling x {cores} cores = {ceiling:.0} MB/s",
+            rate(one)
+        );
+        println!(
+            "  {name:7} in cache, {cores} threads at once       {:>6.0} MB/s  (= {:.0}% of the ceiling: what the machine gave)",
+            rate(all),
+            pct(all, ceiling)
+        );
+        println!(
+            "  recheck_all {} (read + hash, all cores) {:>6.0} MB/s  = {:.0}% of the ceiling, {:.0}% of {cores} threads at once",
+            if recheck == RECHECK_V1 { "v1" } else { "v2" },
+            rate(recheck),
+            pct(recheck, ceiling),
+            pct(recheck, rate(all))
+        );
+    }
+    println!(
+        "  SHA-1 one core over the 64 MiB pattern in RAM {:>4.0} MB/s",
+        rate(SHA1_RAM)
     );
     println!(
-        "  SHA-1 one core (in memory)              {:>8.0} MB/s",
-        rate(sha_one)
-    );
-    println!(
-        "  SHA-1 all {cores} cores (in memory)           {:>8.0} MB/s",
-        rate(sha_all)
-    );
-    let pct =
-        |ceiling: Duration, ours: Duration| 100.0 * ceiling.as_secs_f64() / ours.as_secs_f64();
-    println!(
-        "  recheck_all (read + SHA-1, all cores)   {:>8.0} MB/s  = {:.0}% of SHA-1 on all cores, \
-         {:.0}% of one core x {cores}",
-        rate(recheck_time),
-        pct(sha_all, recheck_time),
-        pct(sha_one / cores as u32, recheck_time)
-    );
-    println!(
-        "  {cores} threads: write_block + verify_piece {:>7.0} MB/s  (write and hash in one pass)",
-        rate(parallel_time)
+        "  {cores} threads: write_block + verify_piece        {:>6.0} MB/s  (write and hash in one pass)",
+        rate(PARALLEL)
     );
     // CPU time is what the machine's other load does not distort: our cost per byte
-    // against SHA-1's alone.
-    let gb = total as f64 / 1e9;
+    // against the hash's alone.
     println!(
         "  CPU seconds per GB: dd {:.2}, random write {:.2} (= {:.0}% of dd's efficiency); \
-         SHA-1 {:.2} (all cores: {:.2}), recheck {:.2} (= {:.0}% of SHA-1's efficiency); \
-         {cores}-thread write+verify {:.2}",
-        cpu_dd / gb,
-        cpu_write / gb,
-        100.0 * cpu_dd / cpu_write,
-        cpu_sha_one / gb,
-        cpu_sha_all / gb,
-        cpu_recheck / gb,
-        100.0 * cpu_sha_one / cpu_recheck,
-        cpu_parallel / gb
+         SHA-1 {:.2}, recheck v1 {:.2} (= {:.0}% of SHA-1's efficiency); \
+         SHA-256 {:.2}, recheck v2 {:.2} (= {:.0}%); {cores}-thread write+verify {:.2}",
+        cpu(DD),
+        cpu(WRITE),
+        100.0 * cpu(DD) / cpu(WRITE),
+        cpu(SHA1_ONE),
+        cpu(RECHECK_V1),
+        100.0 * cpu(SHA1_ONE) / cpu(RECHECK_V1),
+        cpu(SHA256_ONE),
+        cpu(RECHECK_V2),
+        100.0 * cpu(SHA256_ONE) / cpu(RECHECK_V2),
+        cpu(PARALLEL)
     );
 }
 
