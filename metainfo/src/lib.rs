@@ -31,6 +31,7 @@ mod merkle;
 mod metainfo;
 mod parse;
 mod path;
+mod scan;
 mod write;
 
 pub use build::{Progress, TorrentBuilder, auto_piece_length};
@@ -40,7 +41,7 @@ pub use magnet::Magnet;
 pub use merkle::BLOCK_SIZE;
 pub use metainfo::{FileEntry, Metainfo, TorrentVersion};
 pub use parse::{MAX_FILE_LENGTH, MAX_FILES, MAX_PIECE_LENGTH, MAX_PIECES};
-pub use path::sanitize_component;
+pub use path::{Components, FilePath, sanitize_component};
 
 impl Metainfo {
     /// Parses a whole .torrent file.

@@ -7,6 +7,7 @@ use sha1::{Digest, Sha1};
 use crate::error::{Error, Result};
 use crate::id::InfoHash;
 use crate::merkle;
+use crate::path::FilePath;
 
 /// Which BitTorrent protocol versions a torrent supports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -31,7 +32,7 @@ pub struct FileEntry {
     /// torrent, `[name, dir.., file]` for a multi-file one. Every component is safe to
     /// join under a folder (see [`sanitize_component`](crate::sanitize_component)), and
     /// no two files have the same path.
-    pub path: Vec<String>,
+    pub path: FilePath,
     /// Length in bytes (0 for symlinks).
     pub length: u64,
     /// Byte offset of the file's first byte in piece space.
@@ -55,7 +56,7 @@ pub struct FileEntry {
 impl FileEntry {
     /// The path joined with `/`, for display.
     pub fn display_path(&self) -> String {
-        self.path.join("/")
+        self.path.to_string()
     }
 
     /// Offset one past the file's last byte in piece space.

@@ -1,8 +1,9 @@
 //! Reading a .torrent or an info dictionary into a [`Metainfo`].
 
 use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
 
-use bencode::{Decoder, Dict, Value};
+use bencode::{Decoder, Dict, List, Value};
 use sha1::{Digest, Sha1};
 use sha2::Sha256;
 
@@ -10,10 +11,8 @@ use crate::error::{Error, Result};
 use crate::id::{InfoHash, to_hex};
 use crate::merkle;
 use crate::metainfo::{FileEntry, Metainfo, TorrentVersion};
-use crate::path::{make_unique, sanitize_component, sanitize_path};
-
-/// Nesting limit for untrusted .torrent input (libtorrent uses 100 as well).
-const MAX_DEPTH: usize = 100;
+use crate::path::{FilePath, push_component, sanitize_component, sanitize_path, unique_renames};
+use crate::scan::{self, MAX_DEPTH, Malformed, Scan, Span, kind_at};
 
 /// The largest number of pieces accepted (libtorrent's limit: 2^21).
 pub const MAX_PIECES: u64 = 1 << 21;
@@ -56,33 +55,125 @@ fn decoder() -> Decoder {
     Decoder::new().lenient(true).max_depth(MAX_DEPTH)
 }
 
+/// The decoder's precise error for input the scan found malformed.
+fn decode_error(bytes: &[u8], whole: bool) -> Error {
+    let result = if whole {
+        decoder().decode(bytes).map(drop)
+    } else {
+        decoder().decode_prefix(bytes).map(drop)
+    };
+    match result {
+        Err(e) => Error::Bencode(e),
+        // The scan and the decoder agree on every input (tested); should they not, the
+        // input is still refused.
+        Ok(()) => Error::invalid("torrent", "malformed bencoding"),
+    }
+}
+
+/// The info dictionary as found by the scan: its exact bytes, its entries (values not
+/// decoded yet) but `files`, and the v1 `files` list read on the way.
+struct InfoScan<'a> {
+    raw: &'a [u8],
+    /// `Err(kind)` when `info` is not a dictionary.
+    entries: std::result::Result<Vec<(&'a [u8], Span<'a>)>, &'static str>,
+    files: Option<Result<Vec<RawFile<'a>>>>,
+}
+
+impl<'a> InfoScan<'a> {
+    /// Checks the info value at `pos` (inside `open` containers) and reads it.
+    fn read(input: &'a [u8], pos: usize, open: usize) -> Scan<(usize, InfoScan<'a>)> {
+        if input.get(pos) != Some(&b'd') {
+            let end = scan::skip(input, pos, open)?;
+            let info = InfoScan {
+                raw: &input[pos..end],
+                entries: Err(kind_at(input, pos)),
+                files: None,
+            };
+            return Ok((end, info));
+        }
+        let mut entries = Vec::with_capacity(8);
+        let mut files = None;
+        let end = scan::dict(input, pos, open, |key, p| {
+            if key == b"files" {
+                let (end, list) = scan_files(input, p, open + 1)?;
+                files = Some(list);
+                return Ok(end);
+            }
+            let end = scan::skip(input, p, open + 1)?;
+            entries.push((key, Span(&input[p..end])));
+            Ok(end)
+        })?;
+        let info = InfoScan {
+            raw: &input[pos..end],
+            entries: Ok(entries),
+            files,
+        };
+        Ok((end, info))
+    }
+
+    fn parse(self) -> Result<Metainfo> {
+        let entries = self.entries.map_err(|found| Error::NotADictionary {
+            what: "info",
+            found,
+        })?;
+        let dict = decoded(&entries)?;
+        parse_info_dict(self.raw, &dict, self.files)
+    }
+}
+
+/// A dictionary of the decoded values of checked entries.
+fn decoded<'a>(entries: &[(&'a [u8], Span<'a>)]) -> Result<Dict<'a>> {
+    let mut dict = Dict::new();
+    for (key, value) in entries {
+        dict.insert(key, value.value()?);
+    }
+    Ok(dict)
+}
+
 /// Parses a whole .torrent file.
 pub(crate) fn parse_torrent(bytes: &[u8]) -> Result<Metainfo> {
     // libtorrent tolerates bytes after the top-level dictionary; so do we.
-    let (value, _rest) = decoder().decode_prefix(bytes)?;
-    let top = value.as_dict().ok_or(Error::NotADictionary {
-        what: "torrent file",
-        found: value.kind(),
-    })?;
-    let info = top.get(b"info").ok_or_else(|| Error::missing("info"))?;
-    let info_dict = info.as_dict().ok_or(Error::NotADictionary {
-        what: "info",
-        found: info.kind(),
-    })?;
-    let raw = info_dict.raw_span().unwrap_or_default();
-    let mut meta = parse_info_dict(raw, info_dict)?;
-    read_top_level(top, &mut meta)?;
+    if bytes.first() != Some(&b'd') {
+        scan::skip(bytes, 0, 0).map_err(|Malformed| decode_error(bytes, false))?;
+        return Err(Error::NotADictionary {
+            what: "torrent file",
+            found: kind_at(bytes, 0),
+        });
+    }
+    let mut top = Vec::with_capacity(8);
+    let mut info = None;
+    scan::dict(bytes, 0, 0, |key, pos| {
+        if key == b"info" {
+            let (end, scanned) = InfoScan::read(bytes, pos, 1)?;
+            info = Some(scanned);
+            return Ok(end);
+        }
+        let end = scan::skip(bytes, pos, 1)?;
+        top.push((key, Span(&bytes[pos..end])));
+        Ok(end)
+    })
+    .map_err(|Malformed| decode_error(bytes, false))?;
+    let info = info.ok_or_else(|| Error::missing("info"))?;
+    let mut meta = info.parse()?;
+    read_top_level(&decoded(&top)?, &mut meta)?;
     Ok(meta)
 }
 
 /// Parses a bare info dictionary (from ut_metadata); the bytes must be exactly one dict.
 pub(crate) fn parse_info_bytes(info: &[u8]) -> Result<Metainfo> {
-    let value = decoder().decode(info)?;
-    let dict = value.as_dict().ok_or(Error::NotADictionary {
-        what: "info",
-        found: value.kind(),
-    })?;
-    parse_info_dict(info, dict)
+    let (end, scanned) =
+        InfoScan::read(info, 0, 0).map_err(|Malformed| decode_error(info, true))?;
+    // As `Decoder::decode` in lenient mode: only ASCII whitespace may follow.
+    if !info[end..].iter().all(u8::is_ascii_whitespace) {
+        return Err(decode_error(info, true));
+    }
+    let InfoScan { entries, files, .. } = scanned;
+    InfoScan {
+        raw: info,
+        entries,
+        files,
+    }
+    .parse()
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -164,24 +255,28 @@ impl<'a> RawPath<'a> {
             RawPath::Heap(v) => v,
         }
     }
+
+    fn push(&mut self, part: &'a [u8]) {
+        match self {
+            RawPath::Inline(parts, n) if usize::from(*n) < parts.len() => {
+                parts[usize::from(*n)] = part;
+                *n += 1;
+            }
+            RawPath::Inline(parts, _) => {
+                let mut v = parts.to_vec();
+                v.push(part);
+                *self = RawPath::Heap(v);
+            }
+            RawPath::Heap(v) => v.push(part),
+        }
+    }
 }
 
 impl<'a> FromIterator<&'a [u8]> for RawPath<'a> {
     fn from_iter<I: IntoIterator<Item = &'a [u8]>>(iter: I) -> Self {
         let mut path = RawPath::default();
         for part in iter {
-            match &mut path {
-                RawPath::Inline(parts, n) if usize::from(*n) < parts.len() => {
-                    parts[usize::from(*n)] = part;
-                    *n += 1;
-                }
-                RawPath::Inline(parts, _) => {
-                    let mut v = parts.to_vec();
-                    v.push(part);
-                    path = RawPath::Heap(v);
-                }
-                RawPath::Heap(v) => v.push(part),
-            }
+            path.push(part);
         }
         path
     }
@@ -209,32 +304,61 @@ fn string_list<'a, C: FromIterator<&'a [u8]>>(value: &Value<'a>, key: Key<'_>) -
         .ok_or_else(|| Error::wrong_type(key(), "list", value))?;
     list.iter()
         .enumerate()
-        .map(|(i, v)| v.as_bytes().ok_or_else(|| path_element_error(key, i, v)))
+        .map(|(i, v)| {
+            v.as_bytes()
+                .ok_or_else(|| path_element_error(key, i, v.kind()))
+        })
         .collect()
 }
 
-fn path_element_error(key: Key<'_>, i: usize, v: &Value<'_>) -> Error {
+fn path_element_error(key: Key<'_>, i: usize, kind: &str) -> Error {
     Error::invalid(
         format!("{}[{i}]", key()),
         format!(
             "path element is {} (possible exploit attempt)",
-            crate::error::with_article(v.kind())
+            crate::error::with_article(kind)
         ),
     )
 }
 
-/// A v1 `path` list; paths of up to four components (most) are read without a `Vec`.
-fn raw_path<'a>(value: &Value<'a>, key: Key<'_>) -> Result<RawPath<'a>> {
-    if let Some(list) = value.as_list()
-        && list.len() <= 4
-    {
-        let mut parts: [&[u8]; 4] = [&[]; 4];
-        for (i, (part, v)) in parts.iter_mut().zip(list.iter()).enumerate() {
-            *part = v.as_bytes().ok_or_else(|| path_element_error(key, i, v))?;
-        }
-        return Ok(RawPath::Inline(parts, list.len() as u8));
+/// A v1 `path` list as read by the scan: up to four components (most paths) without a
+/// `Vec`.
+#[derive(Debug, Default)]
+struct ScannedPath<'a> {
+    /// The components, up to the first item that is not a byte string.
+    parts: RawPath<'a>,
+    /// The first item that is not a byte string: its index and kind.
+    bad: Option<(usize, &'static str)>,
+    /// The last item, if it is a byte string.
+    last: Option<&'a [u8]>,
+}
+
+/// Reads the `path` value at `pos` while checking it; `Err(kind)` if it is not a list.
+fn scan_path<'a>(
+    input: &'a [u8],
+    pos: usize,
+    open: usize,
+) -> Scan<(usize, std::result::Result<ScannedPath<'a>, &'static str>)> {
+    if input.get(pos) != Some(&b'l') {
+        let end = scan::skip(input, pos, open)?;
+        return Ok((end, Err(kind_at(input, pos))));
     }
-    string_list(value, key)
+    let mut path = ScannedPath::default();
+    let end = scan::list(input, pos, open, |i, p| {
+        if let Some(b'0'..=b'9') = input.get(p) {
+            let (part, end) = scan::bytes(input, p)?;
+            if path.bad.is_none() {
+                path.parts.push(part);
+            }
+            path.last = Some(part);
+            return Ok(end);
+        }
+        let end = scan::skip(input, p, open + 1)?;
+        path.bad.get_or_insert((i, kind_at(input, p)));
+        path.last = None;
+        Ok(end)
+    })?;
+    Ok((end, Ok(path)))
 }
 
 fn attributes<'a>(dict: &Dict<'a>) -> &'a [u8] {
@@ -268,70 +392,191 @@ fn symlink_target_of(
     }
 }
 
-fn v1_files<'a>(info: &Dict<'a>) -> Result<Option<Vec<RawFile<'a>>>> {
-    if let Some(files) = info.get(b"files") {
-        let list = files
-            .as_list()
-            .ok_or_else(|| Error::wrong_type("info.files", "list", files))?;
-        if list.is_empty() {
-            return Err(Error::invalid("info.files", "no files in torrent"));
+/// Reads the v1 `files` list at `pos` (inside `open` containers) while checking it. The
+/// outer result fails on malformed bencode; the inner one says what is wrong with the
+/// list as a file list, reported only once the whole torrent is known to be well-formed
+/// (as when it was decoded first).
+fn scan_files<'a>(
+    input: &'a [u8],
+    pos: usize,
+    open: usize,
+) -> Scan<(usize, Result<Vec<RawFile<'a>>>)> {
+    if input.get(pos) != Some(&b'l') {
+        let end = scan::skip(input, pos, open)?;
+        let error = Error::WrongType {
+            key: "info.files".into(),
+            expected: "list",
+            found: kind_at(input, pos),
+        };
+        return Ok((end, Err(error)));
+    }
+    let mut files = Vec::new();
+    let mut problem = None;
+    let mut count = 0usize;
+    let end = scan::list(input, pos, open, |i, p| {
+        count += 1;
+        if problem.is_some() || count > MAX_FILES {
+            return scan::skip(input, p, open + 1);
         }
-        if list.len() > MAX_FILES {
-            return Err(Error::invalid("info.files", "too many files"));
+        let (end, file) = scan_file(input, p, open + 1, i)?;
+        match file {
+            Ok(f) => files.push(f),
+            Err(e) => problem = Some(e),
         }
-        let mut out = Vec::with_capacity(list.len());
-        for (i, entry) in list.iter().enumerate() {
-            let key = || format!("info.files[{i}]");
-            let dict = entry
-                .as_dict()
-                .ok_or_else(|| Error::wrong_type(key(), "dictionary", entry))?;
-            // One walk over the entry's keys instead of a lookup per key; the first of
-            // duplicate keys wins, as with `Dict::get`.
-            let mut fields: [Option<&Value<'a>>; 6] = [None; 6];
-            for (k, v) in dict.iter() {
-                let slot = match k {
-                    b"attr" => 0,
-                    b"length" => 1,
-                    b"path" => 2,
-                    b"path.utf-8" => 3,
-                    b"symlink path" => 4,
-                    b"mtime" => 5,
-                    _ => continue,
-                };
-                fields[slot].get_or_insert(v);
-            }
-            let [attr_v, length_v, path_v, path_utf8_v, symlink_v, mtime_v] = fields;
-            let attr = attr_v.and_then(Value::as_bytes).unwrap_or_default();
-            // BitComet-era pad files carry no attribute, only this name (libtorrent agrees).
-            let legacy_pad = path_v
-                .and_then(Value::as_list)
-                .and_then(|l| l.items().last())
-                .and_then(Value::as_bytes)
-                .is_some_and(|n| n.starts_with(b"_____padding_file_"));
-            let pad = attr.contains(&b'p') || legacy_pad;
-            let mut length = symlink_length_of(length_v, attr, &|| format!("{}.length", key()))?;
-            let (raw_path, no_path) = match path_utf8_v.or(path_v) {
-                Some(v) => (raw_path(v, &|| format!("{}.path", key()))?, false),
-                None if pad => (RawPath::default(), true),
-                None => return Err(Error::missing(format!("{}.path", key()))),
+        Ok(end)
+    })?;
+    let files = if count == 0 {
+        Err(Error::invalid("info.files", "no files in torrent"))
+    } else if count > MAX_FILES {
+        Err(Error::invalid("info.files", "too many files"))
+    } else if let Some(e) = problem {
+        Err(e)
+    } else {
+        Ok(files)
+    };
+    Ok((end, files))
+}
+
+/// Reads entry `i` of the v1 `files` list, at `pos`, while checking it (see
+/// [`scan_files`]).
+fn scan_file<'a>(
+    input: &'a [u8],
+    pos: usize,
+    open: usize,
+    i: usize,
+) -> Scan<(usize, Result<RawFile<'a>>)> {
+    if input.get(pos) != Some(&b'd') {
+        let end = scan::skip(input, pos, open)?;
+        let error = Error::WrongType {
+            key: format!("info.files[{i}]"),
+            expected: "dictionary",
+            found: kind_at(input, pos),
+        };
+        return Ok((end, Err(error)));
+    }
+    let mut fields = V1Fields::default();
+    let end = scan::dict(input, pos, open, |key, p| match key {
+        b"length" => {
+            let (end, length) = match input.get(p) {
+                Some(b'i') => scan::int(input, p).map(|(n, end)| (end, Value::Int(n)))?,
+                _ => {
+                    let end = scan::skip(input, p, open + 1)?;
+                    (end, scalar(Span(&input[p..end])))
+                }
             };
-            let symlink = symlink_target_of(symlink_v, attr, &key)?;
-            if symlink.is_some() {
-                length = 0;
-            }
-            out.push(RawFile {
-                raw_path,
-                length,
-                pad,
-                executable: attr.contains(&b'x'),
-                hidden: attr.contains(&b'h'),
-                symlink,
-                pieces_root: None,
-                mtime: mtime_v.and_then(Value::as_int),
-                no_path,
+            fields.length.get_or_insert(length);
+            Ok(end)
+        }
+        b"path" | b"path.utf-8" => {
+            let (end, path) = scan_path(input, p, open + 1)?;
+            let slot = if key == b"path" {
+                &mut fields.path
+            } else {
+                &mut fields.path_utf8
+            };
+            slot.get_or_insert(path);
+            Ok(end)
+        }
+        _ => {
+            let end = scan::skip(input, p, open + 1)?;
+            let slot = match key {
+                b"attr" => &mut fields.attr,
+                b"symlink path" => &mut fields.symlink,
+                b"mtime" => &mut fields.mtime,
+                _ => return Ok(end),
+            };
+            slot.get_or_insert(Span(&input[p..end]));
+            Ok(end)
+        }
+    })?;
+    Ok((end, v1_file(i, fields)))
+}
+
+/// The values of the keys of a v1 file entry that are read (the first of each).
+#[derive(Debug, Default)]
+struct V1Fields<'a> {
+    attr: Option<Span<'a>>,
+    length: Option<Value<'a>>,
+    path: Option<std::result::Result<ScannedPath<'a>, &'static str>>,
+    path_utf8: Option<std::result::Result<ScannedPath<'a>, &'static str>>,
+    symlink: Option<Span<'a>>,
+    mtime: Option<Span<'a>>,
+}
+
+/// A v1 file entry from the values of its keys.
+fn v1_file<'a>(i: usize, fields: V1Fields<'a>) -> Result<RawFile<'a>> {
+    let key = || format!("info.files[{i}]");
+    let attr = fields.attr.and_then(Span::as_bytes).unwrap_or_default();
+    // BitComet-era pad files carry no attribute, only this name (libtorrent agrees).
+    let legacy_pad = || matches!(&fields.path, Some(Ok(p)) if p.last.is_some_and(|n| n.starts_with(b"_____padding_file_")));
+    let pad = attr.contains(&b'p') || legacy_pad();
+    let mut length = symlink_length_of(fields.length.as_ref(), attr, &|| {
+        format!("{}.length", key())
+    })?;
+    let (raw_path, no_path) = match fields.path_utf8.or(fields.path) {
+        Some(Ok(ScannedPath {
+            bad: None, parts, ..
+        })) => (parts, false),
+        Some(Ok(ScannedPath {
+            bad: Some((index, kind)),
+            ..
+        })) => {
+            return Err(path_element_error(
+                &|| format!("{}.path", key()),
+                index,
+                kind,
+            ));
+        }
+        Some(Err(found)) => {
+            return Err(Error::WrongType {
+                key: format!("{}.path", key()),
+                expected: "list",
+                found,
             });
         }
-        Ok(Some(out))
+        None if pad => (RawPath::default(), true),
+        None => return Err(Error::missing(format!("{}.path", key()))),
+    };
+    let symlink = if attr.contains(&b'l') {
+        let target = fields.symlink.map(Span::value).transpose()?;
+        symlink_target_of(target.as_ref(), attr, &key)?
+    } else {
+        None
+    };
+    if symlink.is_some() {
+        length = 0;
+    }
+    Ok(RawFile {
+        raw_path,
+        length,
+        pad,
+        executable: attr.contains(&b'x'),
+        hidden: attr.contains(&b'h'),
+        symlink,
+        pieces_root: None,
+        mtime: fields.mtime.and_then(Span::as_int),
+        no_path,
+    })
+}
+
+/// A checked value for the helpers that take a [`Value`]: integers and byte strings as
+/// they are; a list or dictionary (never valid where this is used) empty, for its kind.
+fn scalar(span: Span<'_>) -> Value<'_> {
+    match (span.as_int(), span.as_bytes()) {
+        (Some(n), _) => Value::Int(n),
+        (_, Some(b)) => Value::Bytes(b),
+        _ if span.kind() == "list" => Value::List(List::new()),
+        _ => Value::Dict(Dict::new()),
+    }
+}
+
+/// The v1 file list: `files` as read by the scan, or the one file of `info.length`.
+fn v1_files<'a>(
+    info: &Dict<'a>,
+    files: Option<Result<Vec<RawFile<'a>>>>,
+) -> Result<Option<Vec<RawFile<'a>>>> {
+    if let Some(files) = files {
+        files.map(Some)
     } else if info.get(b"length").is_some() {
         let attr = attributes(info);
         let mut length = symlink_length(info, attr, &|| "info.length".into())?;
@@ -485,7 +730,11 @@ fn piece_count(space: u64, piece_length: u64) -> Result<u32> {
 }
 
 /// Parses an info dictionary; `raw` is its exact bytes (hashed for the info-hash).
-pub(crate) fn parse_info_dict(raw: &[u8], info: &Dict<'_>) -> Result<Metainfo> {
+fn parse_info_dict<'a>(
+    raw: &'a [u8],
+    info: &Dict<'a>,
+    files: Option<Result<Vec<RawFile<'a>>>>,
+) -> Result<Metainfo> {
     let v2 = match int_at(info, b"meta version", "info.meta version")? {
         None => false,
         Some(2) => true,
@@ -531,10 +780,11 @@ pub(crate) fn parse_info_dict(raw: &[u8], info: &Dict<'_>) -> Result<Metainfo> {
         None => return Err(Error::missing("info.name")),
     };
 
+    let has_files = files.is_some();
     let v1_list = if version == TorrentVersion::V2 {
         None
     } else {
-        match v1_files(info)? {
+        match v1_files(info, files)? {
             Some(list) => Some(list),
             None => return Err(Error::missing("info.length or info.files")),
         }
@@ -557,12 +807,12 @@ pub(crate) fn parse_info_dict(raw: &[u8], info: &Dict<'_>) -> Result<Metainfo> {
     };
 
     let multi_file = match &v1_list {
-        Some(_) => info.get(b"files").is_some(),
+        Some(_) => has_files,
         None => !v2_single,
     };
 
     // Lay the files out in piece space.
-    let mut raw_files: Vec<RawFile<'_>> = match (v1_list, v2_list) {
+    let raw_files: Vec<RawFile<'_>> = match (v1_list, v2_list) {
         (Some(v1), Some(v2)) => merge_hybrid(v1, v2, raw_name, multi_file, piece_length)?,
         (Some(v1), None) => v1,
         (None, Some(v2)) => pad_v2(v2, piece_length),
@@ -581,13 +831,15 @@ pub(crate) fn parse_info_dict(raw: &[u8], info: &Dict<'_>) -> Result<Metainfo> {
             }
         };
 
-    // One pass: offsets, totals and final (safe, not yet unique) paths, straight into
-    // the entries that are returned.
+    // One pass: offsets, totals and final (safe, not yet unique) paths, all paths in one
+    // buffer (components joined by `/`).
     let mut offset: u64 = 0;
     let mut total: u64 = 0;
-    let mut files: Vec<FileEntry> = Vec::with_capacity(raw_files.len());
-    for f in raw_files.iter_mut() {
-        let file_offset = offset;
+    let mut offsets: Vec<u64> = Vec::with_capacity(raw_files.len());
+    let mut paths: Vec<u8> = Vec::with_capacity(raw_files.len() * (name.len() + 24));
+    let mut ranges: Vec<std::ops::Range<usize>> = Vec::with_capacity(raw_files.len());
+    for f in &raw_files {
+        offsets.push(offset);
         offset = offset
             .checked_add(f.length)
             .filter(|o| *o <= i64::MAX as u64)
@@ -595,36 +847,23 @@ pub(crate) fn parse_info_dict(raw: &[u8], info: &Dict<'_>) -> Result<Metainfo> {
         if !f.pad {
             total += f.length;
         }
-        let path = if multi_file {
-            let raw = f.raw_path.as_slice();
-            let mut p = Vec::with_capacity(raw.len() + 1);
-            p.push(name.clone());
+        let start = paths.len();
+        paths.extend_from_slice(name.as_bytes());
+        if multi_file {
             if f.no_path {
-                p.push(".pad".to_owned());
-                p.push(f.length.to_string());
+                paths.extend_from_slice(b"/.pad/");
+                paths.extend_from_slice(f.length.to_string().as_bytes());
             } else {
-                p.extend(raw.iter().filter_map(|c| sanitize_component(c)));
-                if p.len() == 1 {
-                    p.push("_".to_owned());
+                for c in f.raw_path.as_slice() {
+                    push_component(&mut paths, c);
+                }
+                if paths.len() == start + name.len() {
+                    paths.extend_from_slice(b"/_");
                 }
             }
-            p
-        } else {
-            vec![name.clone()]
-        };
-        files.push(FileEntry {
-            path,
-            length: f.length,
-            offset: file_offset,
-            pad: f.pad,
-            executable: f.executable,
-            hidden: f.hidden,
-            symlink: f.symlink.take(),
-            pieces_root: f.pieces_root,
-            mtime: f.mtime,
-        });
+        }
+        ranges.push(start..paths.len());
     }
-    drop(raw_files);
     let space = offset;
     if space == 0 {
         return Err(Error::invalid(
@@ -668,8 +907,33 @@ pub(crate) fn parse_info_dict(raw: &[u8], info: &Dict<'_>) -> Result<Metainfo> {
 
     let (info_hash, info_bytes) = hashed.unwrap_or_else(|| hash_and_copy(raw, version));
 
-    make_unique(&mut files, |f| &f.path, |f, p| f.path = p)
+    // Only UTF-8 was appended (one check here instead of one per component).
+    let mut paths = String::from_utf8(paths)
+        .map_err(|_| Error::invalid("info.files", "a sanitised path is not UTF-8"))?;
+    let renames = unique_renames(ranges.len(), |i| &paths[ranges[i].clone()])
         .map_err(|reason| Error::invalid("info.files", reason))?;
+    for (i, path) in renames {
+        let start = paths.len();
+        paths.push_str(&path);
+        ranges[i] = start..paths.len();
+    }
+    let paths = Arc::new(paths);
+    let files: Vec<FileEntry> = raw_files
+        .into_iter()
+        .zip(offsets)
+        .zip(ranges)
+        .map(|((f, offset), range)| FileEntry {
+            path: FilePath::in_buffer(Arc::clone(&paths), range),
+            length: f.length,
+            offset,
+            pad: f.pad,
+            executable: f.executable,
+            hidden: f.hidden,
+            symlink: f.symlink,
+            pieces_root: f.pieces_root,
+            mtime: f.mtime,
+        })
+        .collect();
 
     let private = matches!(info.get(b"private"), Some(Value::Int(1)));
     let info_extra = info
@@ -703,15 +967,32 @@ pub(crate) fn parse_info_dict(raw: &[u8], info: &Dict<'_>) -> Result<Metainfo> {
 
 /// The info-hash(es) of `raw` and an owned copy of it.
 fn hash_and_copy(raw: &[u8], version: TorrentVersion) -> (InfoHash, Vec<u8>) {
-    let hash = match version {
-        TorrentVersion::V1 => InfoHash::V1(Sha1::digest(raw).into()),
-        TorrentVersion::V2 => InfoHash::V2(Sha256::digest(raw).into()),
-        TorrentVersion::Hybrid => InfoHash::Hybrid {
-            v1: Sha1::digest(raw).into(),
-            v2: Sha256::digest(raw).into(),
-        },
+    // Copied and hashed a chunk at a time, so each byte is read from memory once.
+    const CHUNK: usize = 32 * 1024;
+    let mut copy = Vec::with_capacity(raw.len());
+    let (mut v1, mut v2) = match version {
+        TorrentVersion::V1 => (Some(Sha1::new()), None),
+        TorrentVersion::V2 => (None, Some(Sha256::new())),
+        TorrentVersion::Hybrid => (Some(Sha1::new()), Some(Sha256::new())),
     };
-    (hash, raw.to_vec())
+    for chunk in raw.chunks(CHUNK) {
+        copy.extend_from_slice(chunk);
+        if let Some(h) = &mut v1 {
+            h.update(chunk);
+        }
+        if let Some(h) = &mut v2 {
+            h.update(chunk);
+        }
+    }
+    let v1: Option<[u8; 20]> = v1.map(|h| h.finalize().into());
+    let v2: Option<[u8; 32]> = v2.map(|h| h.finalize().into());
+    let hash = match (v1, v2) {
+        (Some(v1), Some(v2)) => InfoHash::Hybrid { v1, v2 },
+        (None, Some(v2)) => InfoHash::V2(v2),
+        (Some(v1), None) => InfoHash::V1(v1),
+        (None, None) => unreachable!("every version has a hash"),
+    };
+    (hash, copy)
 }
 
 /// Inserts the alignment padding a v2-only torrent implies between files.

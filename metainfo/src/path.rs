@@ -11,6 +11,7 @@
 //! - duplicate paths get `.1`, `.2`, ... before the extension (at most 100 tries).
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 /// Longest stem kept, in bytes (plus an extension of up to 15; file systems allow 255).
 const MAX_COMPONENT: usize = 240;
@@ -44,13 +45,7 @@ pub fn sanitize_component(raw: &[u8]) -> Option<String> {
     if raw.is_empty() {
         return Some("_".to_owned());
     }
-    // The common case: short printable ASCII with nothing to change.
-    if raw.len() <= MAX_COMPONENT
-        && raw != b"."
-        && raw != b".."
-        && raw.iter().all(|&b| PLAIN[usize::from(b)])
-        && !(b"CcPpAaNnLl".contains(&raw[0]) && is_windows_reserved(raw))
-    {
+    if is_already_safe(raw) {
         return std::str::from_utf8(raw).ok().map(str::to_owned);
     }
     let text = String::from_utf8_lossy(raw);
@@ -79,6 +74,30 @@ pub fn sanitize_component(raw: &[u8]) -> Option<String> {
         out = shorten(&out);
     }
     Some(out)
+}
+
+/// The common case: a short printable ASCII component with nothing to change.
+#[inline]
+fn is_already_safe(raw: &[u8]) -> bool {
+    raw.len() <= MAX_COMPONENT
+        && raw != b"."
+        && raw != b".."
+        && raw.iter().all(|&b| PLAIN[usize::from(b)])
+        // Only names starting with c, p, a, n or l can be reserved (`| 0x20` lowercases).
+        && !(matches!(raw[0] | 0x20, b'c' | b'p' | b'a' | b'n' | b'l') && is_windows_reserved(raw))
+}
+
+/// Appends `/` and the sanitised `raw` to `out`, or nothing if the component is dropped
+/// (see [`sanitize_component`]); a component already safe is copied as it is. What is
+/// appended is always UTF-8.
+pub(crate) fn push_component(out: &mut Vec<u8>, raw: &[u8]) {
+    if !raw.is_empty() && is_already_safe(raw) {
+        out.push(b'/');
+        out.extend_from_slice(raw);
+    } else if let Some(safe) = sanitize_component(raw) {
+        out.push(b'/');
+        out.extend_from_slice(safe.as_bytes());
+    }
 }
 
 fn is_windows_reserved(name: &[u8]) -> bool {
@@ -123,81 +142,268 @@ pub(crate) fn sanitize_path<'a>(raw: impl IntoIterator<Item = &'a [u8]>) -> Vec<
     out
 }
 
-/// Renames `path` (in place) with `.N` before the extension of its last component.
-fn with_suffix(path: &[String], n: usize) -> Vec<String> {
-    let mut p = path.to_vec();
-    if let Some(last) = p.last_mut() {
-        *last = match last.rfind('.') {
-            Some(i) if i > 0 => format!("{}.{n}{}", &last[..i], &last[i..]),
-            _ => format!("{last}.{n}"),
-        };
+/// `path` (components joined by `/`) with `.N` before the extension of its last component.
+fn with_suffix(path: &str, n: usize) -> String {
+    let last_start = path.rfind('/').map_or(0, |i| i + 1);
+    let last = &path[last_start..];
+    match last.rfind('.') {
+        Some(i) if i > 0 => format!("{}{}.{n}{}", &path[..last_start], &last[..i], &last[i..]),
+        _ => format!("{path}.{n}"),
     }
-    p
+}
+
+/// How many leading bytes `a` and `b` share (eight at a time).
+fn common_prefix(a: &[u8], b: &[u8]) -> usize {
+    let mut n = 0;
+    for (x, y) in a.chunks_exact(8).zip(b.chunks_exact(8)) {
+        let diff = u64::from_le_bytes(x.try_into().unwrap_or_default())
+            ^ u64::from_le_bytes(y.try_into().unwrap_or_default());
+        if diff != 0 {
+            return n + (diff.trailing_zeros() / 8) as usize;
+        }
+        n += 8;
+    }
+    n + a[n..]
+        .iter()
+        .zip(&b[n..])
+        .take_while(|(x, y)| x == y)
+        .count()
+}
+
+/// Orders `/`-joined paths as their component lists would be ordered (`/` sorts before
+/// every byte a component can hold).
+fn cmp_components(a: &str, b: &str) -> std::cmp::Ordering {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let key = |c: u8| if c == b'/' { 0 } else { c };
+    let n = common_prefix(a, b);
+    match (a.get(n), b.get(n)) {
+        (Some(&x), Some(&y)) => key(x).cmp(&key(y)),
+        _ => a.len().cmp(&b.len()),
+    }
+}
+
+/// Whether `a` comes before `b` in component order and is not a folder of it: for
+/// neighbours in a file list, what makes both unique.
+fn before_and_apart(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let n = common_prefix(a, b);
+    match (a.get(n), b.get(n)) {
+        // Where a component of `a` ends first, `a` is first (its component is shorter).
+        (Some(&x), Some(&y)) => x == b'/' || (y != b'/' && x < y),
+        // `a` is a prefix of `b`: a folder of it if `b` goes on with a separator.
+        (None, Some(&y)) => y != b'/',
+        _ => false,
+    }
 }
 
 /// Makes every path unique: a path equal to an earlier file's, or to a folder of an
 /// earlier file, gets a `.N` suffix. Pad files take part so they never collide either.
-/// Errors (with the path) when a path needs more than [`MAX_DUPLICATE_TRIES`] renames.
-/// `path_of` reads an item's path and `rename` replaces it.
-pub(crate) fn make_unique<T>(
-    items: &mut [T],
-    path_of: impl for<'x> Fn(&'x T) -> &'x [String],
-    mut rename: impl FnMut(&mut T, Vec<String>),
-) -> Result<(), String> {
+/// `path_of(i)` is the `i`th of `count` paths, components joined by `/`. Returns the
+/// renames `(index, new path)`; errors (with the path) when a path needs more than
+/// [`MAX_DUPLICATE_TRIES`] renames.
+pub(crate) fn unique_renames<'p>(
+    count: usize,
+    path_of: impl Fn(usize) -> &'p str,
+) -> Result<Vec<(usize, String)>, String> {
     // Comparison is exact (case-sensitive), as libtorrent's. Fast path: paths in strictly
-    // increasing order with no path the prefix of the next are unique, and no file is a
-    // folder of another (paths sharing a prefix are contiguous in this order).
-    let sorted_and_clear = items.windows(2).all(|w| {
-        let (a, b) = (path_of(&w[0]), path_of(&w[1]));
-        a < b && !(b.len() > a.len() && b[..a.len()] == a[..])
-    });
+    // increasing component order with no path a folder of the next are unique, and no
+    // file is a folder of another (paths sharing a folder are contiguous in this order).
+    let sorted_and_clear = (1..count).all(|i| before_and_apart(path_of(i - 1), path_of(i)));
     if sorted_and_clear {
-        return Ok(());
+        return Ok(Vec::new());
     }
     // Keys borrow the paths; only renamed paths are owned.
-    let mut renames: Vec<(usize, Vec<String>)> = Vec::new();
-    {
-        let mut dirs: HashSet<&[String]> = HashSet::new();
-        let mut previous: &[String] = &[];
-        for path in items.iter().map(&path_of) {
-            for end in 1..path.len() {
-                // Sorted file lists repeat the folders of the previous path: skip those.
-                if previous.len() > end && previous[..end] == path[..end] {
-                    continue;
-                }
-                dirs.insert(&path[..end]);
-            }
-            previous = path;
-        }
-        let mut files: HashSet<&[String]> = HashSet::with_capacity(items.len());
-        let mut renamed: HashSet<Vec<String>> = HashSet::new();
-        for (i, path) in items.iter().map(&path_of).enumerate() {
-            let taken = |p: &[String]| files.contains(p) || dirs.contains(p) || renamed.contains(p);
-            if !taken(path) {
-                files.insert(path);
+    let mut dirs: HashSet<&str> = HashSet::new();
+    let mut previous = "";
+    for path in (0..count).map(&path_of) {
+        for (end, _) in path.match_indices('/') {
+            // Sorted file lists repeat the folders of the previous path: skip those.
+            if previous.len() > end
+                && previous.as_bytes()[end] == b'/'
+                && previous[..end] == path[..end]
+            {
                 continue;
             }
-            let candidate = (1..=MAX_DUPLICATE_TRIES)
-                .map(|n| with_suffix(path, n))
-                .find(|c| !taken(c));
-            match candidate {
-                Some(c) => {
-                    renamed.insert(c.clone());
-                    renames.push((i, c));
-                }
-                None => {
-                    return Err(format!(
-                        "too many files named {:?} (more than {MAX_DUPLICATE_TRIES} duplicates)",
-                        path.join("/")
-                    ));
-                }
+            dirs.insert(&path[..end]);
+        }
+        previous = path;
+    }
+    let mut files: HashSet<&str> = HashSet::with_capacity(count);
+    let mut renamed: HashSet<String> = HashSet::new();
+    let mut renames = Vec::new();
+    for (i, path) in (0..count).map(&path_of).enumerate() {
+        let taken = |p: &str| files.contains(p) || dirs.contains(p) || renamed.contains(p);
+        if !taken(path) {
+            files.insert(path);
+            continue;
+        }
+        let candidate = (1..=MAX_DUPLICATE_TRIES)
+            .map(|n| with_suffix(path, n))
+            .find(|c| !taken(c));
+        match candidate {
+            Some(c) => {
+                renamed.insert(c.clone());
+                renames.push((i, c));
+            }
+            None => {
+                return Err(format!(
+                    "too many files named {path:?} (more than {MAX_DUPLICATE_TRIES} duplicates)"
+                ));
             }
         }
     }
-    for (i, path) in renames {
-        rename(&mut items[i], path);
+    Ok(renames)
+}
+
+/// A file's path inside a torrent: safe components (see
+/// [`sanitize_component`](crate::sanitize_component)), never empty.
+///
+/// It is stored as the components joined by `/` (lossless: no component holds a
+/// separator) in a buffer shared by all paths of a torrent, so parsing a torrent of many
+/// files allocates once for all of them. Use [`FilePath::iter`] for the components, or
+/// [`FilePath::to_path_buf`] to join them under a download folder.
+///
+/// ```
+/// # use shoal_metainfo::Metainfo;
+/// let torrent = b"d4:infod5:filesld6:lengthi5e4:pathl3:dir5:a.txteee4:name3:top\
+/// 12:piece lengthi16384e6:pieces20:aaaaaaaaaaaaaaaaaaaaee";
+/// let meta = Metainfo::from_bytes(torrent).unwrap();
+/// let path = &meta.files()[0].path;
+/// assert_eq!(path.as_str(), "top/dir/a.txt");
+/// assert_eq!(*path, ["top", "dir", "a.txt"]);
+/// assert_eq!(path.len(), 3);
+/// assert_eq!(path.file_name(), "a.txt");
+/// assert_eq!(path.to_path_buf(), std::path::Path::new("top").join("dir").join("a.txt"));
+/// ```
+#[derive(Clone)]
+pub struct FilePath {
+    buf: Arc<String>,
+    start: usize,
+    end: usize,
+}
+
+/// The components of a [`FilePath`].
+pub type Components<'a> = std::str::Split<'a, char>;
+
+impl FilePath {
+    /// The path at `range` of `buf` (components joined by `/`).
+    pub(crate) fn in_buffer(buf: Arc<String>, range: std::ops::Range<usize>) -> Self {
+        debug_assert!(buf.get(range.clone()).is_some_and(|p| !p.is_empty()));
+        FilePath {
+            buf,
+            start: range.start,
+            end: range.end,
+        }
     }
-    Ok(())
+
+    /// The components joined by `/`.
+    pub fn as_str(&self) -> &str {
+        &self.buf[self.start..self.end]
+    }
+
+    /// The components, first to last.
+    pub fn iter(&self) -> Components<'_> {
+        self.as_str().split('/')
+    }
+
+    /// The components, first to last (same as [`FilePath::iter`]).
+    pub fn components(&self) -> Components<'_> {
+        self.iter()
+    }
+
+    /// How many components the path has (at least one).
+    pub fn len(&self) -> usize {
+        self.as_str().bytes().filter(|&b| b == b'/').count() + 1
+    }
+
+    /// Always `false`: a path has at least one component.
+    pub fn is_empty(&self) -> bool {
+        self.start == self.end
+    }
+
+    /// The last component: the file's name.
+    pub fn file_name(&self) -> &str {
+        let path = self.as_str();
+        &path[path.rfind('/').map_or(0, |i| i + 1)..]
+    }
+
+    /// The components joined with the platform's separator, to join under a folder.
+    pub fn to_path_buf(&self) -> std::path::PathBuf {
+        self.iter().collect()
+    }
+}
+
+impl<'a> IntoIterator for &'a FilePath {
+    type Item = &'a str;
+    type IntoIter = Components<'a>;
+
+    fn into_iter(self) -> Components<'a> {
+        self.iter()
+    }
+}
+
+impl std::fmt::Display for FilePath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::fmt::Debug for FilePath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl PartialEq for FilePath {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for FilePath {}
+
+impl std::hash::Hash for FilePath {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
+    }
+}
+
+impl PartialOrd for FilePath {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// Component by component, as a list of component strings would compare.
+impl Ord for FilePath {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        cmp_components(self.as_str(), other.as_str())
+    }
+}
+
+/// Equal when the components are.
+impl<S: AsRef<str>> PartialEq<[S]> for FilePath {
+    fn eq(&self, other: &[S]) -> bool {
+        self.iter().eq(other.iter().map(AsRef::as_ref))
+    }
+}
+
+impl<S: AsRef<str>, const N: usize> PartialEq<[S; N]> for FilePath {
+    fn eq(&self, other: &[S; N]) -> bool {
+        *self == other[..]
+    }
+}
+
+impl<S: AsRef<str>> PartialEq<&[S]> for FilePath {
+    fn eq(&self, other: &&[S]) -> bool {
+        *self == **other
+    }
+}
+
+impl<S: AsRef<str>> PartialEq<Vec<S>> for FilePath {
+    fn eq(&self, other: &Vec<S>) -> bool {
+        *self == other[..]
+    }
 }
 
 #[cfg(test)]
@@ -223,6 +429,39 @@ mod tests {
     }
 
     #[test]
+    fn component_order_of_joined_paths() {
+        let paths = [
+            "t",
+            "t/a",
+            "t/a/b",
+            "t/a-x",
+            "t/a.b/c",
+            "t/ab",
+            "t/a/b/c",
+            "u",
+            "t/b",
+            "t/a!",
+            "t/abcdefghij/k",
+            "t/abcdefghij-k",
+            "t/abcdefghij",
+            "t/abcdefghi/j",
+        ];
+        for a in paths {
+            for b in paths {
+                let split = |p: &str| p.split('/').map(str::to_owned).collect::<Vec<_>>();
+                let expected = split(a).cmp(&split(b));
+                assert_eq!(cmp_components(a, b), expected, "{a} {b}");
+                let folder = b.starts_with(a) && b.as_bytes().get(a.len()) == Some(&b'/');
+                assert_eq!(
+                    before_and_apart(a, b),
+                    expected.is_lt() && !folder,
+                    "{a} {b}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn long_component_keeps_extension() {
         let long = "a".repeat(300) + ".mkv";
         let out = sanitize_component(long.as_bytes()).unwrap();
@@ -232,13 +471,17 @@ mod tests {
         assert!(sanitize_component(wide.as_bytes()).unwrap().len() <= 255);
     }
 
-    fn unique(paths: &mut [Vec<String>]) -> Result<(), String> {
-        make_unique(paths, |p| p, |p, new| *p = new)
+    fn unique(paths: &mut [String]) -> Result<(), String> {
+        let renames = unique_renames(paths.len(), |i| paths[i].as_str())?;
+        for (i, new) in renames {
+            paths[i] = new;
+        }
+        Ok(())
     }
 
     #[test]
     fn duplicates_get_suffixes() {
-        let p = |s: &str| s.split('/').map(String::from).collect::<Vec<_>>();
+        let p = |s: &str| s.to_owned();
         let mut paths = vec![p("t/foo/bar.txt"), p("t/foo/bar.txt"), p("t/foo"), p("t/x")];
         unique(&mut paths).unwrap();
         assert_eq!(paths[1], p("t/foo/bar.1.txt"));
@@ -247,9 +490,16 @@ mod tests {
         let mut sorted = vec![p("t/a"), p("t/a/b"), p("t/b")];
         unique(&mut sorted).unwrap();
         assert_eq!(sorted, [p("t/a.1"), p("t/a/b"), p("t/b")]);
+        // Sorted by bytes but not by components: `t/a-x` comes between `t/a` and `t/a/b`.
+        let mut bytewise = vec![p("t/a"), p("t/a-x"), p("t/a/b")];
+        unique(&mut bytewise).unwrap();
+        assert_eq!(bytewise, [p("t/a.1"), p("t/a-x"), p("t/a/b")]);
         let mut clean = vec![p("t/a"), p("t/a.txt"), p("t/b/c")];
         unique(&mut clean).unwrap();
         assert_eq!(clean, [p("t/a"), p("t/a.txt"), p("t/b/c")]);
+        let mut dotted = vec![p("t/.x/a"), p("t/.x/a")];
+        unique(&mut dotted).unwrap();
+        assert_eq!(dotted, [p("t/.x/a"), p("t/.x/a.1")]);
         let mut many = vec![p("a/b"); MAX_DUPLICATE_TRIES + 2];
         assert!(unique(&mut many).is_err());
     }
