@@ -3,6 +3,7 @@
 
 use crate::error::{Error, Result};
 use crate::value::{Dict, List, Value};
+use std::sync::Arc;
 
 /// The nesting limit used by [`decode`] and [`Decoder::new`].
 pub const DEFAULT_MAX_DEPTH: usize = 256;
@@ -61,21 +62,58 @@ impl Default for Decoder {
     }
 }
 
-/// A list or dictionary still open. Its items wait in the shared scratch vectors from
-/// index `base` on, and move into one exactly-sized allocation (after a header slot, see
-/// [`List`]) when it closes: no per-container growth, and the scratch is reused from one
-/// decode to the next.
+/// A list or dictionary still open. Its header slot and then its items wait at the end of
+/// its level's scratch vector (`levels[depth]`) from index `base` on; only one container per
+/// level is open at a time, so they stay contiguous, and nothing moves when it closes.
 #[derive(Clone, Copy)]
-struct Open<'a> {
+struct Open {
     /// Offset of the `l` or `d`.
     start: usize,
-    /// Where this container's items (or entries) start in the scratch.
+    /// Where this container's header slot is in its level's scratch.
     base: usize,
     /// The parent dictionary's key this container is the value of (empty in a list).
-    key: &'a [u8],
+    key: Span,
     dict: bool,
     /// Keys seen so far are strictly increasing.
     sorted: bool,
+}
+
+/// A byte range of the input: offset and length.
+type Span = (usize, usize);
+
+/// A value in the scratch: like [`Value`], but with input offsets instead of borrows, so
+/// the scratch has no lifetime and is reused from one decode to the next as it is.
+#[derive(Clone, Copy)]
+enum Slot {
+    Int(i64),
+    /// A byte string, or the raw span in a list's header slot.
+    Bytes(Span),
+    /// A list: its header slot and length in the level below.
+    List(u32, u32),
+    /// A dictionary: its header slot and length in the level below.
+    Dict(u32, u32),
+}
+
+impl Slot {
+    /// The value, borrowing from `input`; containers point at the level below.
+    #[inline(always)]
+    fn value<'a>(self, input: &'a [u8], lists: &Lists<'a>, dicts: &Dicts<'a>) -> Value<'a> {
+        match self {
+            Slot::Int(n) => Value::Int(n),
+            Slot::Bytes(span) => Value::Bytes(slice(input, span)),
+            Slot::List(start, len) => Value::List(List::decoded(lists.clone(), start, len)),
+            Slot::Dict(start, len) => Value::Dict(Dict::decoded(dicts.clone(), start, len)),
+        }
+    }
+}
+
+type Lists<'a> = Option<Arc<[Value<'a>]>>;
+type Dicts<'a> = Option<Arc<[(&'a [u8], Value<'a>)]>>;
+
+/// The bytes of a span the decoder recorded (always within the input).
+#[inline(always)]
+fn slice(input: &[u8], (from, len): Span) -> &[u8] {
+    input.get(from..from + len).unwrap_or_default()
 }
 
 /// What the decoder expects next.
@@ -91,55 +129,53 @@ enum Mode {
     Value,
 }
 
-/// The decoder's working memory.
+/// The slots of every list and dictionary at one nesting level, in the order they opened:
+/// each container's header slot, then its items. When the whole value is read, each level
+/// becomes one shared array (see [`List`]).
 #[derive(Default)]
-struct Scratch<'a> {
-    stack: Vec<Open<'a>>,
-    items: Vec<Value<'a>>,
-    entries: Vec<(&'a [u8], Value<'a>)>,
+struct Level {
+    items: Vec<Slot>,
+    entries: Vec<(Span, Slot)>,
+}
+
+/// The decoder's working memory, kept per thread between decodes.
+#[derive(Default)]
+struct Scratch {
+    stack: Vec<Open>,
+    levels: Vec<Level>,
 }
 
 /// Scratch larger than this many elements is freed after a decode rather than kept.
 const SCRATCH_KEEP: usize = 16 * 1024;
+/// Levels kept between decodes.
+const LEVELS_KEEP: usize = 64;
 
 thread_local! {
-    static SCRATCH: std::cell::Cell<Scratch<'static>> = std::cell::Cell::new(Scratch::default());
+    static SCRATCH: std::cell::Cell<Scratch> = std::cell::Cell::new(Scratch::default());
 }
 
-/// Gives an empty vector's allocation a new element type of the same layout (here: the same
-/// type with another lifetime). The standard library collects `into_iter().map()` in place
-/// when layouts match, so this moves the buffer without copying or allocating; if it ever
-/// did not, it would merely allocate.
-fn recycle<T, U>(mut v: Vec<T>) -> Vec<U> {
-    v.clear();
-    v.into_iter()
-        .map(|_| unreachable!("the vector was cleared"))
-        .collect()
-}
-
-impl<'a> Scratch<'a> {
-    fn take() -> Scratch<'a> {
-        let s = SCRATCH.with(std::cell::Cell::take);
-        Scratch {
-            stack: recycle(s.stack),
-            items: recycle(s.items),
-            entries: recycle(s.entries),
-        }
+impl Scratch {
+    fn take() -> Scratch {
+        SCRATCH.with(std::cell::Cell::take)
     }
 
-    fn give_back(self) {
-        let keep = |cap: usize| cap <= SCRATCH_KEEP;
-        if keep(self.stack.capacity())
-            && keep(self.items.capacity())
-            && keep(self.entries.capacity())
-        {
-            let s = Scratch {
-                stack: recycle(self.stack),
-                items: recycle(self.items),
-                entries: recycle(self.entries),
-            };
-            SCRATCH.with(|cell| cell.set(s));
+    fn give_back(mut self) {
+        self.stack.clear();
+        self.levels.truncate(LEVELS_KEEP);
+        for level in &mut self.levels {
+            level.items.clear();
+            level.entries.clear();
+            if level.items.capacity() > SCRATCH_KEEP {
+                level.items = Vec::new();
+            }
+            if level.entries.capacity() > SCRATCH_KEEP {
+                level.entries = Vec::new();
+            }
         }
+        if self.stack.capacity() > SCRATCH_KEEP {
+            self.stack = Vec::new();
+        }
+        SCRATCH.with(|cell| cell.set(self));
     }
 }
 
@@ -227,27 +263,27 @@ impl Decoder {
         &self,
         input: &'a [u8],
         mut pos: usize,
-        scratch: &mut Scratch<'a>,
+        scratch: &mut Scratch,
     ) -> Result<(Value<'a>, usize)> {
-        let Scratch {
-            stack,
-            items,
-            entries,
-        } = scratch;
+        let Scratch { stack, levels } = scratch;
+        // Levels this decode has used.
+        let mut used = 0;
         let mut mode = Mode::Top;
         // The key waiting for its value while `mode` is `Value`.
-        let mut key: &'a [u8] = &[];
+        let mut key: Span = (0, 0);
+        // The level of the innermost open container (its slots are in `levels[depth]`).
+        let mut depth = 0;
 
         // Hands a finished value to whatever expects it; returns it if it is the whole value.
         macro_rules! put {
             ($value:expr) => {
                 match mode {
-                    Mode::Item => push_with(items, || $value),
+                    Mode::Item => push_with(&mut levels[depth].items, || $value),
                     Mode::Value => {
-                        push_with(entries, || (key, $value));
+                        push_with(&mut levels[depth].entries, || (key, $value));
                         mode = Mode::Key;
                     }
-                    _ => return Ok(($value, pos)),
+                    _ => return Ok(($value.value(input, &None, &None), pos)),
                 }
             };
         }
@@ -255,14 +291,19 @@ impl Decoder {
         macro_rules! finish {
             ($value:expr, $key:expr) => {
                 match stack.last() {
-                    None => return Ok(($value, pos)),
-                    Some(parent) if parent.dict => {
-                        push_with(entries, || ($key, $value));
-                        mode = Mode::Key;
+                    None => {
+                        let top = link_levels(input, &mut levels[..used], $value);
+                        return Ok((top, pos));
                     }
-                    Some(_) => {
-                        push_with(items, || $value);
-                        mode = Mode::Item;
+                    Some(parent) => {
+                        depth -= 1;
+                        if parent.dict {
+                            push_with(&mut levels[depth].entries, || ($key, $value));
+                            mode = Mode::Key;
+                        } else {
+                            push_with(&mut levels[depth].items, || $value);
+                            mode = Mode::Item;
+                        }
                     }
                 }
             };
@@ -278,10 +319,11 @@ impl Decoder {
                         };
                         // Only the previous key of this dictionary needs comparing
                         // (`entries[base]` is its header slot).
+                        let entries = &levels[depth].entries;
                         if entries.len() > top.base + 1
-                            && let Some((last, _)) = entries.last()
+                            && let Some(&(last, _)) = entries.last()
                         {
-                            match key_order(last, k) {
+                            match key_order(slice(input, last), k) {
                                 std::cmp::Ordering::Less => {}
                                 std::cmp::Ordering::Equal => {
                                     return Err(Error::DuplicateKey { offset: pos });
@@ -294,7 +336,7 @@ impl Decoder {
                                 }
                             }
                         }
-                        key = k;
+                        key = (next - k.len(), k.len());
                         mode = Mode::Value;
                         pos = next;
                     }
@@ -303,12 +345,14 @@ impl Decoder {
                             unreachable!("a key is only expected inside a dictionary")
                         };
                         pos += 1;
+                        let entries = &mut levels[depth].entries;
                         if !open.sorted {
                             check_unique(input, &entries[open.base + 1..])?;
                         }
-                        let dict =
-                            seal_dict(entries, open.base, &input[open.start..pos], open.sorted);
-                        finish!(Value::Dict(dict), open.key);
+                        let raw = (open.start, pos - open.start);
+                        let header = (raw, Slot::Int(Dict::decoded_meta(open.sorted)));
+                        let (start, len) = seal(entries, open.base, header, pos)?;
+                        finish!(Slot::Dict(start, len), open.key);
                     }
                     Some(&found) => return Err(Error::NonStringKey { offset: pos, found }),
                     None => {
@@ -325,36 +369,43 @@ impl Decoder {
                 Some(b'0'..=b'9') => {
                     let (b, next) = parse_bytes(input, pos)?;
                     pos = next;
-                    put!(Value::Bytes(b));
+                    put!(Slot::Bytes((next - b.len(), b.len())));
                 }
                 Some(b'i') => {
                     let (n, next) = parse_int(input, pos)?;
                     pos = next;
-                    put!(Value::Int(n));
+                    put!(Slot::Int(n));
                 }
                 Some(&open @ (b'l' | b'd')) => {
-                    if stack.len() >= self.max_depth {
+                    let level = stack.len();
+                    if level >= self.max_depth {
                         return Err(Error::DepthLimit {
                             offset: pos,
                             max_depth: self.max_depth,
                         });
                     }
+                    if levels.len() == level {
+                        levels.push(Level::default());
+                    }
+                    used = used.max(level + 1);
                     let dict = open == b'd';
                     // The container's header slot, filled in when it closes.
+                    let slots = &mut levels[level];
                     let base = if dict {
-                        push_with(entries, || (&[], Value::Int(0)));
-                        entries.len() - 1
+                        push_with(&mut slots.entries, || ((0, 0), Slot::Int(0)));
+                        slots.entries.len() - 1
                     } else {
-                        push_with(items, || Value::Int(0));
-                        items.len() - 1
+                        push_with(&mut slots.items, || Slot::Int(0));
+                        slots.items.len() - 1
                     };
                     stack.push(Open {
                         start: pos,
                         base,
-                        key: if mode == Mode::Value { key } else { &[] },
+                        key: if mode == Mode::Value { key } else { (0, 0) },
                         dict,
                         sorted: true,
                     });
+                    depth = level;
                     mode = if dict { Mode::Key } else { Mode::Item };
                     pos += 1;
                 }
@@ -363,8 +414,9 @@ impl Decoder {
                         unreachable!("an item is only expected inside a list")
                     };
                     pos += 1;
-                    let list = seal_list(items, open.base, &input[open.start..pos]);
-                    finish!(Value::List(list), open.key);
+                    let header = Slot::Bytes((open.start, pos - open.start));
+                    let (start, len) = seal(&mut levels[depth].items, open.base, header, pos)?;
+                    finish!(Slot::List(start, len), open.key);
                 }
                 Some(&found) => {
                     return Err(Error::InvalidByte {
@@ -388,28 +440,45 @@ impl Decoder {
     }
 }
 
-/// Moves the items of a closing list out of the scratch; `items[base]` is its header slot.
-#[inline(never)]
-fn seal_list<'a>(items: &mut Vec<Value<'a>>, base: usize, raw: &'a [u8]) -> List<'a> {
-    let mut slots = items.split_off(base);
-    // The placeholder is a plain integer: nothing to drop.
-    std::mem::forget(std::mem::replace(&mut slots[0], Value::Bytes(raw)));
-    List::from_decoded(slots.into_boxed_slice())
+/// Fills in the header slot `slots[base]` of a closing container and returns where it is
+/// and how many items follow it, as stored in a [`List`] or [`Dict`].
+#[inline(always)]
+fn seal<T: Copy>(slots: &mut [T], base: usize, header: T, end: usize) -> Result<(u32, u32)> {
+    let len = slots.len() - base - 1;
+    slots[base] = header;
+    match (u32::try_from(base), u32::try_from(len)) {
+        (Ok(start), Ok(len)) => Ok((start, len)),
+        _ => Err(Error::TooManyValues { offset: end - 1 }),
+    }
 }
 
-/// Moves the entries of a closing dictionary out of the scratch; `entries[base]` is its
-/// header slot.
+/// Turns every level's scratch into one shared array, deepest first, with each container
+/// pointing at the array of the level below it; returns `top` pointed at level 0.
 #[inline(never)]
-fn seal_dict<'a>(
-    entries: &mut Vec<(&'a [u8], Value<'a>)>,
-    base: usize,
-    raw: &'a [u8],
-    sorted: bool,
-) -> Dict<'a> {
-    let mut slots = entries.split_off(base);
-    let header = Dict::decoded_header(raw, slots.len() - 1, sorted);
-    std::mem::forget(std::mem::replace(&mut slots[0], header));
-    Dict::from_decoded(slots.into_boxed_slice())
+fn link_levels<'a>(input: &'a [u8], levels: &mut [Level], top: Slot) -> Value<'a> {
+    let mut lists: Lists<'a> = None;
+    let mut dicts: Dicts<'a> = None;
+    for level in levels.iter_mut().rev() {
+        let level_lists = (!level.items.is_empty()).then(|| {
+            level
+                .items
+                .iter()
+                .map(|slot| slot.value(input, &lists, &dicts))
+                .collect()
+        });
+        let level_dicts = (!level.entries.is_empty()).then(|| {
+            level
+                .entries
+                .iter()
+                .map(|&(key, slot)| (slice(input, key), slot.value(input, &lists, &dicts)))
+                .collect()
+        });
+        level.items.clear();
+        level.entries.clear();
+        lists = level_lists;
+        dicts = level_dicts;
+    }
+    top.value(input, &lists, &dicts)
 }
 
 /// Pushes the value `make` builds. Unlike `push(make())`, this makes room first and then
@@ -431,16 +500,16 @@ fn key_order(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
 }
 
 /// Rejects duplicate keys in a dictionary whose keys were not in order, in n·log n.
-fn check_unique(input: &[u8], entries: &[(&[u8], Value<'_>)]) -> Result<()> {
-    let mut keys: Vec<&[u8]> = entries.iter().map(|(k, _)| *k).collect();
+fn check_unique(input: &[u8], entries: &[(Span, Slot)]) -> Result<()> {
+    let mut keys: Vec<&[u8]> = entries.iter().map(|&(k, _)| slice(input, k)).collect();
     keys.sort_unstable();
     for pair in keys.windows(2) {
         if pair[0] == pair[1] {
             // Report the later of the occurrences, at its length prefix.
             let later = entries
                 .iter()
-                .filter(|(k, _)| *k == pair[0])
-                .map(|(k, _)| k.as_ptr() as usize - input.as_ptr() as usize)
+                .filter(|&&(k, _)| slice(input, k) == pair[0])
+                .map(|&((from, _), _)| from)
                 .max()
                 .unwrap_or(0);
             let prefix = decimal_digits(pair[0].len()) + 1;
@@ -644,38 +713,55 @@ mod tests {
     use super::*;
 
     #[test]
-    fn recycle_keeps_the_allocation() {
-        let mut v: Vec<Value<'static>> = Vec::with_capacity(100);
-        v.push(Value::Int(1));
-        let ptr = v.as_ptr() as usize;
-        let input = b"x".to_vec();
-        let mut w: Vec<Value<'_>> = recycle(v);
-        assert!(w.capacity() >= 100);
-        assert_eq!(w.as_ptr() as usize, ptr);
-        w.push(Value::Bytes(&input));
-        assert_eq!(w.len(), 1);
-    }
-
-    #[test]
     fn scratch_is_reused_and_large_scratch_is_dropped() {
+        let caps = || {
+            SCRATCH.with(|c| {
+                let s = c.take();
+                let caps: Vec<(usize, usize)> = s
+                    .levels
+                    .iter()
+                    .map(|l| (l.items.capacity(), l.entries.capacity()))
+                    .collect();
+                let stack = s.stack.capacity();
+                c.set(s);
+                (stack, caps)
+            })
+        };
         decode(b"ld1:ai1eee").unwrap();
-        let kept = SCRATCH.with(|c| {
-            let s = c.take();
-            let caps = (s.stack.capacity(), s.items.capacity(), s.entries.capacity());
-            c.set(s);
-            caps
-        });
-        assert!(kept.0 >= 2 && kept.1 >= 1 && kept.2 >= 1, "{kept:?}");
+        let (stack, levels) = caps();
+        // Level 0 holds the list's slots, level 1 the dictionary's.
+        assert!(stack >= 2 && levels.len() >= 2, "{stack} {levels:?}");
+        assert!(levels[0].0 >= 2 && levels[1].1 >= 2, "{levels:?}");
         let mut big = b"l".to_vec();
         big.extend(std::iter::repeat_n(b"i1e", SCRATCH_KEEP + 1).flatten());
         big.push(b'e');
         decode(&big).unwrap();
-        let items_cap = SCRATCH.with(|c| {
-            let s = c.take();
-            let cap = s.items.capacity();
-            c.set(s);
-            cap
-        });
-        assert!(items_cap <= SCRATCH_KEEP, "{items_cap}");
+        let (_, levels) = caps();
+        assert!(levels[0].0 <= SCRATCH_KEEP, "{levels:?}");
+        // Deep input keeps at most LEVELS_KEEP levels.
+        let deep = [vec![b'l'; 100], vec![b'e'; 100]].concat();
+        decode(&deep).unwrap();
+        let (_, levels) = caps();
+        assert_eq!(levels.len(), LEVELS_KEEP);
+    }
+
+    #[test]
+    fn siblings_share_one_array_per_level_and_outlive_the_top() {
+        let input = b"ll1:ael1:bel1:cee";
+        let value = decode(input).unwrap();
+        let top = value.as_list().unwrap();
+        let a = top.get(0).unwrap().as_list().unwrap();
+        let c = top.get(2).unwrap().as_list().unwrap();
+        assert!(Arc::ptr_eq(
+            a.arena.as_ref().unwrap(),
+            c.arena.as_ref().unwrap()
+        ));
+        let kept = top.get(1).unwrap().clone();
+        drop(value);
+        assert_eq!(
+            kept.as_list().unwrap().get(0).unwrap().as_bytes(),
+            Some(&b"b"[..])
+        );
+        assert_eq!(&*kept.raw(), b"l1:be");
     }
 }

@@ -84,6 +84,12 @@ pub enum Error {
         /// The limit in force.
         max_depth: usize,
     },
+    /// More than `u32::MAX` values at one nesting level (an input of many GiB).
+    #[error("too many values at one nesting level at byte {offset}")]
+    TooManyValues {
+        /// Position of the end of the list or dictionary that went over.
+        offset: usize,
+    },
     /// Input left after a complete value, when exactly one value was expected.
     #[error("trailing bytes after the value at byte {offset}")]
     TrailingBytes {
@@ -126,6 +132,7 @@ impl Error {
             | Error::UnsortedKey { offset }
             | Error::DuplicateKey { offset }
             | Error::DepthLimit { offset, .. }
+            | Error::TooManyValues { offset }
             | Error::TrailingBytes { offset }
             | Error::Deserialize { offset, .. } => Some(*offset),
             Error::Serde { .. } => None,

@@ -2,6 +2,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::Arc;
 
 /// A bencode value borrowed from the input it was decoded from.
 ///
@@ -24,59 +25,80 @@ pub enum Value<'a> {
 
 /// A list of values, with the raw bytes it was decoded from.
 ///
-/// Stored as one boxed slice whose first slot is a header: `Value::Bytes(raw)` for a
-/// decoded list (the items are the rest of the slice, exactly sized), `Value::Int(len)`
-/// for a built one (the items are the next `len` slots; slots after them are spare room,
-/// so [`List::push`] is amortised O(1)). An empty slice is an empty built list. This keeps
-/// [`Value`] at 24 bytes and a decoded list at one exactly-sized allocation.
+/// The items live in a shared slot array (`arena`): slot `start` is a header —
+/// `Value::Bytes(raw)` for a decoded list, `Value::Int(_)` for a built one — and the `len`
+/// items follow it. The decoder puts all lists of one nesting level into one array, so a
+/// document costs one allocation per level instead of one per container; a built list owns
+/// its array and keeps spare slots after its items, so [`List::push`] is amortised O(1).
+/// Changing a list whose array is shared copies its items first (children are shared, not
+/// copied). Cloning is O(1).
 #[derive(Clone, Default)]
 pub struct List<'a> {
-    slots: Box<[Value<'a>]>,
+    pub(crate) arena: Option<Arc<[Value<'a>]>>,
+    start: u32,
+    len: u32,
 }
 
 /// A dictionary: byte-string keys to values, in the order they were seen, with the raw
 /// bytes it was decoded from.
 ///
-/// Stored like [`List`]: the first slot is a header `(raw, Value::Int(meta))` with
-/// `meta = len << 2 | decoded << 1 | sorted`; the entries follow it.
+/// Stored like [`List`]: the header slot is `(raw, Value::Int(meta))` with
+/// `meta = decoded << 1 | sorted`, and the entries follow it.
 #[derive(Clone, Default)]
 pub struct Dict<'a> {
-    slots: Box<[(&'a [u8], Value<'a>)]>,
+    arena: Option<Arc<[Entry<'a>]>>,
+    start: u32,
+    len: u32,
 }
+
+/// A dictionary entry (or header slot).
+type Entry<'a> = (&'a [u8], Value<'a>);
 
 /// Header bit: keys are known to be strictly increasing, so lookups may binary-search.
 const SORTED: i64 = 1;
 /// Header bit: the header key is the raw span the dictionary was decoded from.
 const DECODED: i64 = 2;
 
-/// Appends to a header-first slot array, keeping spare room as filler slots so that
-/// pushes are amortised O(1); `len` is the number of items before the push.
-fn push_slot<T>(slots: &mut Box<[T]>, header: T, len: usize, item: T, filler: fn() -> T) {
-    let mut v = std::mem::take(slots).into_vec();
-    if v.is_empty() {
-        v.push(header);
-    } else {
-        v[0] = header;
-    }
-    if 1 + len < v.len() {
-        v[1 + len] = item;
-    } else {
-        v.push(item);
-        let cap = v.capacity();
-        v.resize_with(cap, filler);
-    }
-    *slots = v.into_boxed_slice();
+/// A container size as stored; more than `u32::MAX` items would need over 128 GiB.
+fn small(n: usize) -> u32 {
+    u32::try_from(n).expect("a container holds fewer than 2^32 items")
 }
 
-/// The items of a header-first slot array, as an exactly-sized `Vec`.
-fn take_slots<T>(slots: Box<[T]>, len: usize) -> Vec<T> {
-    let mut v = slots.into_vec();
-    if v.is_empty() {
-        return v;
+/// The header and items of a container, `arena[start..=start + len]`, made uniquely owned
+/// with at least `extra` free slots after them (spare slots hold `filler()`). Shared items
+/// are cloned (O(1) each), owned ones moved; the arena grows by doubling.
+fn writable<'s, T: Clone>(
+    arena: &'s mut Option<Arc<[T]>>,
+    start: &mut u32,
+    len: usize,
+    extra: usize,
+    filler: fn() -> T,
+) -> &'s mut [T] {
+    let from = *start as usize;
+    let used = from + 1 + len;
+    let fits = matches!(arena.as_mut().map(Arc::get_mut), Some(Some(a)) if used + extra <= a.len());
+    if !fits {
+        let cap = ((1 + len + extra) * 2).max(4);
+        let mut slots = Vec::with_capacity(cap);
+        match arena {
+            None => slots.push(filler()),
+            Some(a) => match Arc::get_mut(a) {
+                Some(owned) => slots.extend(
+                    owned[from..used]
+                        .iter_mut()
+                        .map(|slot| std::mem::replace(slot, filler())),
+                ),
+                None => slots.extend_from_slice(&a[from..used]),
+            },
+        }
+        slots.resize_with(cap, filler);
+        *arena = Some(Arc::from(slots));
+        *start = 0;
     }
-    v.truncate(1 + len);
-    v.remove(0);
-    v
+    match arena.as_mut().and_then(Arc::get_mut) {
+        Some(slots) => slots,
+        None => unreachable!("the arena was made unique above"),
+    }
 }
 
 impl<'a> Value<'a> {
@@ -155,33 +177,41 @@ impl<'a> List<'a> {
         List::default()
     }
 
-    /// A decoded list: `slots[0]` is `Value::Bytes(raw)`, the items follow.
-    pub(crate) fn from_decoded(slots: Box<[Value<'a>]>) -> Self {
-        debug_assert!(matches!(slots.first(), Some(Value::Bytes(_))));
-        List { slots }
+    /// A decoded list: its header is slot `start` of its level's shared array.
+    #[inline]
+    pub(crate) fn decoded(arena: Option<Arc<[Value<'a>]>>, start: u32, len: u32) -> Self {
+        List { arena, start, len }
     }
 
     /// Appends a value.
     pub fn push(&mut self, value: Value<'a>) {
-        let len = self.len();
-        let header = Value::Int(len as i64 + 1);
-        push_slot(&mut self.slots, header, len, value, || Value::Int(0));
+        let len = self.len as usize;
+        let filler = || Value::Int(0);
+        let slots = writable(&mut self.arena, &mut self.start, len, 1, filler);
+        let header = self.start as usize;
+        // A header that is not a byte string marks a built list (no raw span).
+        slots[header] = Value::Int(0);
+        slots[header + 1 + len] = value;
+        self.len = small(len + 1);
     }
 
     /// The items in order.
     #[inline]
     pub fn items(&self) -> &[Value<'a>] {
-        match self.slots.split_first() {
+        match &self.arena {
             None => &[],
-            Some((Value::Int(len), rest)) => &rest[..*len as usize],
-            Some((_, rest)) => rest,
+            Some(slots) => {
+                let from = self.start as usize + 1;
+                slots
+                    .get(from..from + self.len as usize)
+                    .unwrap_or_default()
+            }
         }
     }
 
-    /// The items, taken out of the list.
+    /// The items, taken out of the list (children are shared, not copied).
     pub fn into_items(self) -> Vec<Value<'a>> {
-        let len = self.len();
-        take_slots(self.slots, len)
+        self.items().to_vec()
     }
 
     /// Iterates over the items.
@@ -206,7 +236,7 @@ impl<'a> List<'a> {
 
     /// The exact input bytes of this list, if it was decoded.
     pub fn raw_span(&self) -> Option<&'a [u8]> {
-        match self.slots.first() {
+        match self.arena.as_ref()?.get(self.start as usize) {
             Some(Value::Bytes(raw)) => Some(raw),
             _ => None,
         }
@@ -218,11 +248,14 @@ impl<'a> From<Vec<Value<'a>>> for List<'a> {
         if items.is_empty() {
             return List::new();
         }
+        let len = small(items.len());
         let mut slots = Vec::with_capacity(items.len() + 1);
-        slots.push(Value::Int(items.len() as i64));
+        slots.push(Value::Int(0));
         slots.extend(items);
         List {
-            slots: slots.into_boxed_slice(),
+            arena: Some(Arc::from(slots)),
+            start: 0,
+            len,
         }
     }
 }
@@ -233,16 +266,16 @@ impl<'a> Dict<'a> {
         Dict::default()
     }
 
-    /// A decoded dictionary: `slots[0]` is `(raw, Value::Int(meta))` as made by
-    /// [`Dict::decoded_header`], the entries follow.
-    pub(crate) fn from_decoded(slots: Box<[(&'a [u8], Value<'a>)]>) -> Self {
-        Dict { slots }
+    /// A decoded dictionary: its header is slot `start` of its level's shared array.
+    #[inline]
+    pub(crate) fn decoded(arena: Option<Arc<[Entry<'a>]>>, start: u32, len: u32) -> Self {
+        Dict { arena, start, len }
     }
 
-    /// The header slot of a decoded dictionary of `len` entries.
+    /// The meta word of a decoded dictionary's header slot.
     #[inline]
-    pub(crate) fn decoded_header(raw: &'a [u8], len: usize, sorted: bool) -> (&'a [u8], Value<'a>) {
-        (raw, Value::Int(Self::meta(len, true, sorted)))
+    pub(crate) fn decoded_meta(sorted: bool) -> i64 {
+        DECODED | i64::from(sorted)
     }
 
     /// A dictionary from entries already known to have unique keys.
@@ -252,25 +285,21 @@ impl<'a> Dict<'a> {
             return Dict::new();
         }
         let sorted = entries.windows(2).all(|w| w[0].0 < w[1].0);
+        let len = small(entries.len());
         let mut slots = Vec::with_capacity(entries.len() + 1);
-        slots.push((
-            &b""[..],
-            Value::Int(Self::meta(entries.len(), false, sorted)),
-        ));
+        slots.push((&b""[..], Value::Int(i64::from(sorted))));
         slots.extend(entries);
         Dict {
-            slots: slots.into_boxed_slice(),
+            arena: Some(Arc::from(slots)),
+            start: 0,
+            len,
         }
-    }
-
-    fn meta(len: usize, decoded: bool, sorted: bool) -> i64 {
-        (len as i64) << 2 | if decoded { DECODED } else { 0 } | i64::from(sorted)
     }
 
     /// The header's meta word (an empty dictionary is built and sorted).
     #[inline]
-    fn meta_word(&self) -> i64 {
-        match self.slots.first() {
+    fn meta(&self) -> i64 {
+        match self.arena.as_ref().and_then(|a| a.get(self.start as usize)) {
             Some((_, Value::Int(meta))) => *meta,
             _ => SORTED,
         }
@@ -282,33 +311,27 @@ impl<'a> Dict<'a> {
         let entries = self.entries();
         // Appending in increasing key order (the common case when building) stays O(1).
         let after_last = entries.last().is_none_or(|(last, _)| *last < key);
-        if !(sorted && after_last) {
-            let found = if sorted {
-                entries.binary_search_by(|(k, _)| (*k).cmp(key)).ok()
-            } else {
-                entries.iter().position(|(k, _)| *k == key)
-            };
-            if let Some(i) = found {
-                self.forget_raw();
-                self.slots[1 + i].1 = value;
-                return;
+        let found = if sorted && after_last {
+            None
+        } else if sorted {
+            entries.binary_search_by(|(k, _)| (*k).cmp(key)).ok()
+        } else {
+            entries.iter().position(|(k, _)| *k == key)
+        };
+        let len = self.len as usize;
+        let filler = || (&b""[..], Value::Int(0));
+        let extra = usize::from(found.is_none());
+        let slots = writable(&mut self.arena, &mut self.start, len, extra, filler);
+        let header = self.start as usize;
+        // Built now: the raw span no longer applies.
+        let still_sorted = sorted && (found.is_some() || after_last);
+        slots[header] = (&b""[..], Value::Int(i64::from(still_sorted)));
+        match found {
+            Some(i) => slots[header + 1 + i].1 = value,
+            None => {
+                slots[header + 1 + len] = (key, value);
+                self.len = small(len + 1);
             }
-        }
-        let len = entries.len();
-        let header = (
-            &b""[..],
-            Value::Int(Self::meta(len + 1, false, sorted && after_last)),
-        );
-        push_slot(&mut self.slots, header, len, (key, value), || {
-            (&b""[..], Value::Int(0))
-        });
-    }
-
-    /// Turns a decoded dictionary into a built one (its raw span no longer applies).
-    fn forget_raw(&mut self) {
-        let meta = self.meta_word();
-        if meta & DECODED != 0 {
-            self.slots[0] = (&b""[..], Value::Int(meta & !DECODED));
         }
     }
 
@@ -328,16 +351,20 @@ impl<'a> Dict<'a> {
     /// The entries in the order they were seen (or inserted).
     #[inline]
     pub fn entries(&self) -> &[(&'a [u8], Value<'a>)] {
-        match self.slots.split_first() {
-            Some(((_, Value::Int(meta)), rest)) => &rest[..(*meta >> 2) as usize],
-            _ => &[],
+        match &self.arena {
+            None => &[],
+            Some(slots) => {
+                let from = self.start as usize + 1;
+                slots
+                    .get(from..from + self.len as usize)
+                    .unwrap_or_default()
+            }
         }
     }
 
-    /// The entries, taken out of the dictionary.
+    /// The entries, taken out of the dictionary (children are shared, not copied).
     pub fn into_entries(self) -> Vec<(&'a [u8], Value<'a>)> {
-        let len = self.len();
-        take_slots(self.slots, len)
+        self.entries().to_vec()
     }
 
     /// Iterates over `(key, value)` in the order seen.
@@ -357,12 +384,12 @@ impl<'a> Dict<'a> {
 
     /// Whether the keys are in canonical (sorted, unique) order.
     pub fn is_sorted(&self) -> bool {
-        self.meta_word() & SORTED != 0
+        self.meta() & SORTED != 0
     }
 
     /// The exact input bytes of this dictionary, if it was decoded.
     pub fn raw_span(&self) -> Option<&'a [u8]> {
-        match self.slots.first() {
+        match self.arena.as_ref()?.get(self.start as usize) {
             Some((raw, Value::Int(meta))) if meta & DECODED != 0 => Some(raw),
             _ => None,
         }
