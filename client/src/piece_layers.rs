@@ -52,6 +52,19 @@ fn piece_level(meta: &Metainfo) -> u32 {
     (meta.piece_length() / BLOCK_SIZE).max(1).trailing_zeros()
 }
 
+/// The `proof layers` to ask for the chunk of `count` hashes in a layer of width
+/// `2^height` so the answer proves out to the root. BEP 52 counts proof layers from the
+/// base layer up: the answer holds the sibling of each ancestor on layers 1..=proof_layers
+/// that the base hashes cannot give themselves (those from layer log2(count) on), as
+/// libtorrent 2.0 answers. So the top wanted layer is the one just under the root.
+fn proof_layers(height: u32, count: u32) -> u32 {
+    if count.trailing_zeros() >= height {
+        0
+    } else {
+        height - 1
+    }
+}
+
 /// Whether `meta` is a v2-only torrent missing piece layers (a hybrid torrent falls back
 /// on its v1 hashes, a v1 torrent has no layers).
 pub(crate) fn needed(meta: &Metainfo) -> bool {
@@ -166,7 +179,7 @@ impl LayerFetch {
                         base_layer: self.piece_level,
                         index: i as u32 * f.chunk,
                         length: f.chunk,
-                        proof_layers: f.height - f.chunk.trailing_zeros(),
+                        proof_layers: proof_layers(f.height, f.chunk),
                     });
                 }
             }
@@ -343,9 +356,17 @@ impl LayerTree {
             return None;
         }
         let mut out = self.levels[0][index as usize..(index + count) as usize].to_vec();
+        // Siblings of the ancestors on layers log2(count)..=proof_layers (see
+        // `proof_layers`); lower ones the requester computes from the base hashes.
         let first = count.trailing_zeros() as usize;
+        let last = proof_layers as usize;
         let mut idx = (index / count) as usize;
-        for level in self.levels.iter().skip(first).take(proof_layers as usize) {
+        for level in self
+            .levels
+            .iter()
+            .skip(first)
+            .take((last + 1).saturating_sub(first))
+        {
             if level.len() < 2 {
                 break;
             }
@@ -525,7 +546,7 @@ mod tests {
         assert_eq!(reqs.len(), 3);
         assert!(
             reqs.iter()
-                .all(|r| r.length == CHUNK && r.proof_layers == 2)
+                .all(|r| r.length == CHUNK && r.proof_layers == 10)
         );
         for h in serve(&seeder, &reqs) {
             assert_eq!(h.hashes.len(), 512 + 2);
@@ -600,7 +621,12 @@ mod tests {
         let (full, _) = v2_file(5 * 16 * 1024);
         let tree = LayerTree::build(full.piece_layer(0).expect("layer"), pad_hash(0));
         assert_eq!(tree.answer(0, 8, 0).map(|h| h.len()), Some(8));
-        assert_eq!(tree.answer(4, 4, 1).map(|h| h.len()), Some(5));
+        // Proof layers count from the base layer: up to layer 1 is inside a chunk of 4
+        // (libtorrent sends no uncles then); layer 2's sibling is the one uncle.
+        assert_eq!(tree.answer(4, 4, 1).map(|h| h.len()), Some(4));
+        assert_eq!(tree.answer(4, 4, 2).map(|h| h.len()), Some(5));
+        assert_eq!(proof_layers(3, 4), 2);
+        assert_eq!(proof_layers(3, 8), 0);
         assert_eq!(
             tree.answer(2, 2, 9).map(|h| h.len()),
             Some(4),
@@ -611,7 +637,7 @@ mod tests {
         assert!(tree.answer(8, 2, 0).is_none());
         assert!(tree.answer(0, 16, 0).is_none());
         // What it serves proves out on the fetching side.
-        let hashes = tree.answer(4, 4, 1).expect("answer");
+        let hashes = tree.answer(4, 4, proof_layers(3, 4)).expect("answer");
         let root = full.files()[0].pieces_root.expect("root");
         assert!(prove_chunk(root, 3, 5, 4, 4, &hashes, pad_hash(0)).is_ok());
     }

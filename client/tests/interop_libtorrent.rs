@@ -18,15 +18,26 @@ fn write_torrent(meta: &Metainfo, dir: &Path) -> String {
 }
 
 async fn shoal_from_libtorrent(folder: bool, version: TorrentVersion, magnet: bool) {
-    let dir = tempfile::tempdir().unwrap();
-    let (seed_dir, src) = seed_payload(
-        dir.path(),
+    shoal_from_libtorrent_sized(
         folder,
+        version,
+        magnet,
         &[1_234_567, 700_000, 3, 2_000_000],
-        3_333_333,
-        42,
-    );
-    let meta = make_torrent_version(&src, 64 * 1024, &[], version);
+        64 * 1024,
+    )
+    .await;
+}
+
+async fn shoal_from_libtorrent_sized(
+    folder: bool,
+    version: TorrentVersion,
+    magnet: bool,
+    folder_sizes: &[usize],
+    piece_length: u64,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let (seed_dir, src) = seed_payload(dir.path(), folder, folder_sizes, 3_333_333, 42);
+    let meta = make_torrent_version(&src, piece_length, &[], version);
     let torrent = write_torrent(&meta, dir.path());
     let (_lt, port) = spawn_libtorrent(
         "seed",
@@ -49,6 +60,11 @@ async fn shoal_from_libtorrent(folder: bool, version: TorrentVersion, magnet: bo
 }
 
 async fn libtorrent_from_shoal(folder: bool, version: TorrentVersion) {
+    libtorrent_from_shoal_by(folder, version, false).await;
+}
+
+/// libtorrent leeches from a shoal seeder, given the .torrent or (`magnet`) its magnet link.
+async fn libtorrent_from_shoal_by(folder: bool, version: TorrentVersion, magnet: bool) {
     let dir = tempfile::tempdir().unwrap();
     let (seed_dir, src) = seed_payload(
         dir.path(),
@@ -66,11 +82,13 @@ async fn libtorrent_from_shoal(folder: bool, version: TorrentVersion) {
     std::fs::create_dir_all(&out).unwrap();
     let peer = s.listen_addr().unwrap().to_string();
     let out_s = out.to_str().unwrap().to_string();
+    let (how, what) = if magnet {
+        ("--magnet", Magnet::from_metainfo(&meta).to_string())
+    } else {
+        ("--torrent", torrent)
+    };
     let lt = tokio::task::spawn_blocking(move || {
-        let (lt, _) = spawn_libtorrent(
-            "leech",
-            &["--torrent", &torrent, "--save", &out_s, "--peer", &peer],
-        );
+        let (lt, _) = spawn_libtorrent("leech", &[how, &what, "--save", &out_s, "--peer", &peer]);
         lt.wait_line("DONE", 120);
         lt
     })
@@ -135,4 +153,42 @@ async fn shoal_downloads_v2_from_libtorrent() {
 #[ignore = "needs libtorrent: scripts/install-peers.sh"]
 async fn libtorrent_downloads_v2_from_shoal() {
     libtorrent_from_shoal(true, TorrentVersion::V2).await;
+}
+
+/// A v2-only magnet link (btmh only): the metadata from libtorrent with ut_metadata, then
+/// each file's piece layer with BEP 52 hash requests, proved against its pieces root.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs python3-libtorrent: scripts/install-peers.sh"]
+async fn shoal_downloads_v2_magnet_from_libtorrent() {
+    shoal_from_libtorrent(true, TorrentVersion::V2, true).await;
+}
+
+/// The same with 16 KiB pieces and a file of 1100 pieces: its layer comes in three
+/// requests of 512 hashes, each with the uncle hashes up to the root.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs python3-libtorrent: scripts/install-peers.sh"]
+async fn shoal_downloads_v2_magnet_with_chunked_layers_from_libtorrent() {
+    shoal_from_libtorrent_sized(
+        true,
+        TorrentVersion::V2,
+        true,
+        &[1100 * 16 * 1024 - 999, 40_000, 5],
+        16 * 1024,
+    )
+    .await;
+}
+
+/// A hybrid magnet link (btih and btmh) from libtorrent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs python3-libtorrent: scripts/install-peers.sh"]
+async fn shoal_downloads_hybrid_magnet_from_libtorrent() {
+    shoal_from_libtorrent(true, TorrentVersion::Hybrid, true).await;
+}
+
+/// libtorrent leeches a v2-only torrent from shoal by magnet link: it takes the metadata
+/// with ut_metadata and the piece layers with BEP 52 hash requests that shoal answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs python3-libtorrent: scripts/install-peers.sh"]
+async fn libtorrent_downloads_v2_magnet_from_shoal() {
+    libtorrent_from_shoal_by(true, TorrentVersion::V2, true).await;
 }
