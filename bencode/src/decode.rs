@@ -570,6 +570,14 @@ pub(crate) fn parse_int(input: &[u8], start: usize) -> Result<(i64, usize)> {
 /// bytes present; anything else takes the careful path for the exact error.
 #[inline(always)]
 pub(crate) fn parse_bytes(input: &[u8], start: usize) -> Result<(&[u8], usize)> {
+    // Most keys and many values have a one-digit length.
+    if let Some(&[digit @ b'0'..=b'9', b':']) = input.get(start..start + 2) {
+        let from = start + 2;
+        let end = from + usize::from(digit - b'0');
+        if let Some(bytes) = input.get(from..end) {
+            return Ok((bytes, end));
+        }
+    }
     let mut pos = start;
     let mut length: u64 = 0;
     while let Some(&b) = input.get(pos) {
