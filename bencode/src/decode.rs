@@ -9,10 +9,11 @@ use std::sync::Arc;
 pub const DEFAULT_MAX_DEPTH: usize = 256;
 
 /// The largest nesting a [`Decoder`] accepts whatever it is asked: decoded values are
-/// dropped and encoded recursively, and this bound keeps that within a 2 MiB thread stack
-/// (tested). `Clone`, `==` and `Debug` on a value recurse with bigger frames: in debug
-/// builds on a 2 MiB stack they are safe to about 1,000 levels, so keep `max_depth` at or
-/// below that if such values are cloned, compared or printed.
+/// dropped (one level array after another) and encoded recursively, and this bound keeps
+/// that within a 2 MiB thread stack (tested). `==` and `Debug` on a value recurse with
+/// bigger frames: in debug builds on a 2 MiB stack they are safe to about 1,000 levels, so
+/// keep `max_depth` at or below that if such values are compared or printed. (`Clone` is
+/// shallow: it shares the level arrays.)
 pub const HARD_MAX_DEPTH: usize = 2048;
 
 /// Decodes exactly one value in strict BEP 3 form.
@@ -336,9 +337,27 @@ impl Decoder {
                                 }
                             }
                         }
-                        key = (next - k.len(), k.len());
-                        mode = Mode::Value;
-                        pos = next;
+                        let k = (next - k.len(), k.len());
+                        // Most values are scalars: read them here, without going round the
+                        // loop (the general path below reads containers and gives errors).
+                        let entries = &mut levels[depth].entries;
+                        match input.get(next) {
+                            Some(b'0'..=b'9') => {
+                                let (b, end) = parse_bytes(input, next)?;
+                                push_with(entries, || (k, Slot::Bytes((end - b.len(), b.len()))));
+                                pos = end;
+                            }
+                            Some(b'i') => {
+                                let (n, end) = parse_int(input, next)?;
+                                push_with(entries, || (k, Slot::Int(n)));
+                                pos = end;
+                            }
+                            _ => {
+                                key = k;
+                                mode = Mode::Value;
+                                pos = next;
+                            }
+                        }
                     }
                     Some(b'e') => {
                         let Some(open) = stack.pop() else {

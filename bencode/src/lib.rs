@@ -11,6 +11,10 @@
 //! The decoder is iterative, so no input can overflow the stack; it never allocates by a
 //! length prefix, only by what it has actually read; it makes one pass over the input
 //! (plus an n·log n duplicate check for a dictionary whose keys come out of order).
+//! Decoded lists (and dictionaries) of one nesting level share one array, so a document
+//! costs one allocation per level, not one per container; cloning a [`Value`] is O(1),
+//! changing a shared [`List`] or [`Dict`] copies its own items first, and a sub-value kept
+//! after the rest is dropped keeps its level's array (and those below) alive.
 //! This crate does no IO.
 //!
 //! ```
