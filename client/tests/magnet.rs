@@ -96,3 +96,148 @@ async fn hybrid_magnet_downloads() {
     assert!(uri.contains("btih") && uri.contains("btmh"), "{uri}");
     magnet_swarm(&meta, &src, &payload).await;
 }
+
+/// What the fake peer does with hash requests.
+#[derive(Clone, Copy, PartialEq)]
+enum OnHashRequest {
+    Reject,
+    Ignore,
+}
+
+/// A peer that serves a v2 torrent's metadata but not its piece layers: it rejects (or
+/// ignores) every hash request, then points the leecher at `seeder` with PEX. Returns the
+/// number of hash requests it got once the connection ends.
+async fn layerless_peer(
+    listener: tokio::net::TcpListener,
+    meta: metainfo::Metainfo,
+    seeder: std::net::SocketAddrV4,
+    mode: OnHashRequest,
+) -> usize {
+    use bytes::BytesMut;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use wire::{ExtendedHandshake, Handshake, HandshakeDecoder, Message, MessageDecoder};
+
+    let (mut s, _) = listener.accept().await.unwrap();
+    let mut buf = BytesMut::new();
+    let mut hs = HandshakeDecoder::new();
+    let theirs = loop {
+        if let Some(h) = hs.decode(&mut buf).unwrap() {
+            break h;
+        }
+        assert!(
+            s.read_buf(&mut buf).await.unwrap() > 0,
+            "closed in handshake"
+        );
+    };
+    let ours = Handshake::new(theirs.info_hash, metainfo::PeerId([b'F'; 20]));
+    let mut ext = ExtendedHandshake::default();
+    ext.m.insert(wire::UT_METADATA.to_string(), 3);
+    ext.m.insert(wire::UT_PEX.to_string(), 4);
+    ext.metadata_size = Some(meta.info_bytes().len() as u64);
+    let mut out = BytesMut::new();
+    ours.encode(&mut out);
+    ext.to_message().encode(&mut out);
+    s.write_all(&out).await.unwrap();
+
+    let info = meta.info_bytes().to_vec();
+    let mut dec = MessageDecoder::default();
+    let (mut their_meta, mut their_pex) = (None, None);
+    let mut hash_requests = 0;
+    loop {
+        while let Some(msg) = dec.decode(&mut buf).unwrap() {
+            let mut out = BytesMut::new();
+            match msg {
+                Message::Extended { id: 0, payload } => {
+                    let h = ExtendedHandshake::decode(&payload).unwrap();
+                    their_meta = h.extension_id(wire::UT_METADATA);
+                    their_pex = h.extension_id(wire::UT_PEX);
+                }
+                Message::Extended { id: 3, payload } => {
+                    if let wire::UtMetadata::Request { piece } =
+                        wire::UtMetadata::decode(&payload).unwrap()
+                    {
+                        let start = piece as usize * wire::METADATA_PIECE_LEN as usize;
+                        let end = (start + wire::METADATA_PIECE_LEN as usize).min(info.len());
+                        wire::UtMetadata::Data {
+                            piece,
+                            total_size: info.len() as u64,
+                            data: bytes::Bytes::copy_from_slice(&info[start..end]),
+                        }
+                        .to_message(their_meta.unwrap())
+                        .encode(&mut out);
+                    }
+                }
+                Message::HashRequest(r) => {
+                    hash_requests += 1;
+                    if mode == OnHashRequest::Reject {
+                        Message::HashReject(r).encode(&mut out);
+                    }
+                    if hash_requests == 1 {
+                        let mut pex = wire::Pex::default();
+                        pex.added.push((seeder, wire::PexFlags(0)));
+                        Message::Extended {
+                            id: their_pex.unwrap(),
+                            payload: pex.to_bytes(),
+                        }
+                        .encode(&mut out);
+                    }
+                }
+                _ => {}
+            }
+            if !out.is_empty() && s.write_all(&out).await.is_err() {
+                return hash_requests;
+            }
+        }
+        match s.read_buf(&mut buf).await {
+            Ok(n) if n > 0 => {}
+            _ => return hash_requests,
+        }
+    }
+}
+
+/// The leecher's only peer at first has the metadata but rejects or ignores hash requests;
+/// the layers then come from another peer (learned by PEX), and the download completes.
+async fn layers_from_another_peer(mode: OnHashRequest, secs: u64) {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("seed");
+    let payload = make_folder(&src, "v2", &[300_000, 50_000]);
+    let meta = make_torrent_version(&payload, 16 * 1024, &[], metainfo::TorrentVersion::V2);
+    let seeder = session(false).await;
+    let seed = add(&seeder, &meta, &src, vec![]).await;
+    wait_completed(&seed, 20).await;
+    let std::net::SocketAddr::V4(seeder_addr) = seeder.listen_addr().unwrap() else {
+        panic!("IPv4 loopback expected");
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let fake_addr = listener.local_addr().unwrap();
+    let fake = tokio::spawn(layerless_peer(listener, meta.clone(), seeder_addr, mode));
+
+    let leecher = session(false).await;
+    let out = tempfile::tempdir().unwrap();
+    let mut a = AddTorrent::new(
+        Source::Magnet(Magnet::from_metainfo(&meta).to_string()),
+        out.path(),
+    );
+    a.peers = vec![fake_addr];
+    let h = leecher.add(a).await.unwrap();
+    wait_completed(&h, secs).await;
+    assert_same_tree(&payload, &out.path().join("v2"));
+    leecher.shutdown().await;
+    let asked = tokio::time::timeout(std::time::Duration::from_secs(10), fake)
+        .await
+        .expect("the fake peer's connection ends with the session")
+        .unwrap();
+    assert!(asked >= 1, "the layerless peer was asked first");
+    seeder.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v2_magnet_layers_come_from_another_peer_after_a_hash_reject() {
+    layers_from_another_peer(OnHashRequest::Reject, 20).await;
+}
+
+/// Unanswered hash requests time out (10 s) and go to the other peer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v2_magnet_layers_come_from_another_peer_after_unanswered_hash_requests() {
+    layers_from_another_peer(OnHashRequest::Ignore, 40).await;
+}
