@@ -11,8 +11,7 @@ use std::time::{Duration, Instant};
 use common::ChildGuard;
 use metainfo::PeerId;
 use tracker_proto::{
-    AnnounceReply, AnnounceRequest, Limits, UdpAnnounceRequest, UdpPeers, UdpRequest,
-    UdpResponse,
+    AnnounceReply, AnnounceRequest, Limits, UdpAnnounceRequest, UdpPeers, UdpRequest, UdpResponse,
 };
 
 const SHOAL: &str = env!("CARGO_BIN_EXE_shoal");
@@ -90,7 +89,8 @@ fn tracker_command_serves_http_and_udp_and_stops_on_ctrl_c() {
 
     // A third over UDP (BEP 15): connect, then announce; it gets both.
     let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
-    sock.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
     let UdpResponse::Connect { connection_id, .. } =
         udp_roundtrip(&sock, udp, &UdpRequest::Connect { transaction_id: 11 })
     else {
