@@ -164,23 +164,8 @@ fn ctrl_c_saves_resume_data_and_the_same_command_continues() {
             verified += 1;
         }
     }
-    let pid = first.child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-INT", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
     let mut first = first;
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Some(s) = first.child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(Instant::now() < deadline, "no clean exit after Ctrl-C");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = first.interrupt(20);
     assert_eq!(
         status.code(),
         Some(130),

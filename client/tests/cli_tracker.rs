@@ -6,7 +6,7 @@ mod common;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::ChildGuard;
 use metainfo::PeerId;
@@ -150,25 +150,10 @@ fn tracker_command_serves_http_and_udp_and_stops_on_ctrl_c() {
     assert_eq!(stats["udp"]["announces"], 1, "{stats}");
 
     // Ctrl-C: a final statistics line and exit status 0.
-    let pid = tracker.child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-INT", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    let status = tracker.interrupt(20);
     let stopped: serde_json::Value = serde_json::from_str(&tracker.wait_line("", 20)).unwrap();
     assert_eq!(stopped["event"], "stopped", "{stopped}");
     assert_eq!(stopped["stats"]["swarms"], 1, "{stopped}");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Some(s) = tracker.child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(Instant::now() < deadline, "no exit after Ctrl-C");
-        std::thread::sleep(Duration::from_millis(20));
-    };
     assert!(status.success(), "{status}");
 }
 

@@ -198,6 +198,27 @@ impl ChildGuard {
         ChildGuard { child, lines: rx }
     }
 
+    /// Sends SIGINT (what Ctrl-C sends) and waits up to `secs` for the process to exit.
+    pub fn interrupt(&mut self, secs: u64) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        let sent = std::process::Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap();
+        assert!(sent.success(), "kill -INT {pid} failed");
+        let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no exit within {secs} s of Ctrl-C"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Waits (blocking, up to `secs`) for a stdout line starting with `prefix`; returns
     /// the rest of it.
     pub fn wait_line(&self, prefix: &str, secs: u64) -> String {
