@@ -99,11 +99,17 @@ impl Slot {
     /// The value, borrowing from `input`; containers point at the level below.
     #[inline(always)]
     fn value<'a>(self, input: &'a [u8], lists: &Lists<'a>, dicts: &Dicts<'a>) -> Value<'a> {
-        match self {
-            Slot::Int(n) => Value::Int(n),
-            Slot::Bytes(span) => Value::Bytes(slice(input, span)),
-            Slot::List(start, len) => Value::List(List::decoded(lists.clone(), start, len)),
-            Slot::Dict(start, len) => Value::Dict(Dict::decoded(dicts.clone(), start, len)),
+        // Tested in order of frequency: plain branches predict better than a jump table.
+        if let Slot::Bytes(span) = self {
+            Value::Bytes(slice(input, span))
+        } else if let Slot::Int(n) = self {
+            Value::Int(n)
+        } else if let Slot::Dict(start, len) = self {
+            Value::Dict(Dict::decoded(dicts.clone(), start, len))
+        } else if let Slot::List(start, len) = self {
+            Value::List(List::decoded(lists.clone(), start, len))
+        } else {
+            unreachable!("every slot kind is handled above")
         }
     }
 }
@@ -272,6 +278,8 @@ impl Decoder {
         let mut mode = Mode::Top;
         // The key waiting for its value while `mode` is `Value`.
         let mut key: Span = (0, 0);
+        // The innermost open dictionary's last key, if it has one.
+        let mut prev: Option<&'a [u8]> = None;
         // The level of the innermost open container (its slots are in `levels[depth]`).
         let mut depth = 0;
 
@@ -300,6 +308,7 @@ impl Decoder {
                         depth -= 1;
                         if parent.dict {
                             push_with(&mut levels[depth].entries, || ($key, $value));
+                            prev = Some(slice(input, $key));
                             mode = Mode::Key;
                         } else {
                             push_with(&mut levels[depth].items, || $value);
@@ -315,16 +324,9 @@ impl Decoder {
                 match input.get(pos) {
                     Some(b'0'..=b'9') => {
                         let (k, next) = parse_bytes(input, pos)?;
-                        let Some(top) = stack.last_mut() else {
-                            unreachable!("a key is only expected inside a dictionary")
-                        };
-                        // Only the previous key of this dictionary needs comparing
-                        // (`entries[base]` is its header slot).
-                        let entries = &levels[depth].entries;
-                        if entries.len() > top.base + 1
-                            && let Some(&(last, _)) = entries.last()
-                        {
-                            match key_order(slice(input, last), k) {
+                        // Only the previous key of this dictionary needs comparing.
+                        if let Some(last) = prev {
+                            match key_order(last, k) {
                                 std::cmp::Ordering::Less => {}
                                 std::cmp::Ordering::Equal => {
                                     return Err(Error::DuplicateKey { offset: pos });
@@ -333,10 +335,13 @@ impl Decoder {
                                     if !self.lenient {
                                         return Err(Error::UnsortedKey { offset: pos });
                                     }
-                                    top.sorted = false;
+                                    if let Some(top) = stack.last_mut() {
+                                        top.sorted = false;
+                                    }
                                 }
                             }
                         }
+                        prev = Some(k);
                         let k = (next - k.len(), k.len());
                         // Most values are scalars: read them here, without going round the
                         // loop (the general path below reads containers and gives errors).
@@ -425,6 +430,7 @@ impl Decoder {
                         sorted: true,
                     });
                     depth = level;
+                    prev = None;
                     mode = if dict { Mode::Key } else { Mode::Item };
                     pos += 1;
                 }
