@@ -158,15 +158,17 @@ const SCRATCH_KEEP: usize = 16 * 1024;
 const LEVELS_KEEP: usize = 64;
 
 thread_local! {
-    static SCRATCH: std::cell::Cell<Scratch> = std::cell::Cell::new(Scratch::default());
+    static SCRATCH: std::cell::RefCell<Scratch> = const {
+        std::cell::RefCell::new(Scratch {
+            stack: Vec::new(),
+            levels: Vec::new(),
+        })
+    };
 }
 
 impl Scratch {
-    fn take() -> Scratch {
-        SCRATCH.with(std::cell::Cell::take)
-    }
-
-    fn give_back(mut self) {
+    /// Empties the scratch for the next decode, freeing what grew too big to keep.
+    fn tidy(&mut self) {
         self.stack.clear();
         self.levels.truncate(LEVELS_KEEP);
         for level in &mut self.levels {
@@ -182,7 +184,6 @@ impl Scratch {
         if self.stack.capacity() > SCRATCH_KEEP {
             self.stack = Vec::new();
         }
-        SCRATCH.with(|cell| cell.set(self));
     }
 }
 
@@ -260,10 +261,17 @@ impl Decoder {
             }
             _ => {}
         }
-        let mut scratch = Scratch::take();
-        let result = self.parse_nested(input, pos, &mut scratch);
-        scratch.give_back();
-        result
+        // The thread's scratch, or a fresh one if it is in use or gone (thread exit).
+        let shared = SCRATCH.try_with(|cell| {
+            let mut scratch = cell.try_borrow_mut().ok()?;
+            let result = self.parse_nested(input, pos, &mut scratch);
+            scratch.tidy();
+            Some(result)
+        });
+        match shared {
+            Ok(Some(result)) => result,
+            _ => self.parse_nested(input, pos, &mut Scratch::default()),
+        }
     }
 
     fn parse_nested<'a>(
@@ -749,15 +757,13 @@ mod tests {
     fn scratch_is_reused_and_large_scratch_is_dropped() {
         let caps = || {
             SCRATCH.with(|c| {
-                let s = c.take();
+                let s = c.borrow();
                 let caps: Vec<(usize, usize)> = s
                     .levels
                     .iter()
                     .map(|l| (l.items.capacity(), l.entries.capacity()))
                     .collect();
-                let stack = s.stack.capacity();
-                c.set(s);
-                (stack, caps)
+                (s.stack.capacity(), caps)
             })
         };
         decode(b"ld1:ai1eee").unwrap();
