@@ -554,7 +554,9 @@ impl Conn {
             }
             Message::Extended { id, payload } => self.on_extended(id, payload)?,
             // BEP 52 piece layers (crate::piece_layers).
-            Message::HashRequest(r) => self.send(&crate::piece_layers::answer(&self.torrent, &r)),
+            Message::HashRequest(r) => {
+                self.send(&crate::piece_layers::answer(&self.torrent, self.key, &r))
+            }
             Message::Hashes(h) => {
                 self.send_all(crate::piece_layers::on_hashes(&self.torrent, self.key, &h))
             }

@@ -30,6 +30,28 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 pub(crate) const PEER_PAUSE: Duration = Duration::from_secs(30);
 /// Most hashes served in one `hashes` message (what libtorrent accepts too).
 const MAX_SERVED: u32 = 8192;
+/// Hash bytes answered to one peer per [`SERVE_WINDOW`]; past it requests are rejected, so
+/// a peer that asks without reading cannot pile answers up in our send queue.
+const SERVE_BUDGET: usize = 2 << 20;
+/// The window of [`SERVE_BUDGET`].
+const SERVE_WINDOW: Duration = Duration::from_secs(10);
+
+/// What each peer was answered lately: (window start, hash bytes answered in it).
+pub(crate) type ServedBudget = HashMap<u64, (Instant, usize)>;
+
+/// Charges `bytes` of answer to `peer`; `false` when its budget for this window is spent.
+fn charge(served: &mut ServedBudget, peer: u64, bytes: usize, now: Instant) -> bool {
+    let (start, used) = served.entry(peer).or_insert((now, 0));
+    if now.saturating_duration_since(*start) >= SERVE_WINDOW {
+        *start = now;
+        *used = 0;
+    }
+    if *used + bytes > SERVE_BUDGET {
+        return false;
+    }
+    *used += bytes;
+    true
+}
 
 fn hash_pair(left: &[u8; 32], right: &[u8; 32]) -> [u8; 32] {
     let mut h = Sha256::new();
@@ -439,20 +461,27 @@ pub(crate) fn on_reject(torrent: &Torrent, peer: u64, request: &HashRequest) -> 
         .collect()
 }
 
-/// Forgets `peer`'s outstanding hash requests (call with the state locked).
+/// Forgets `peer`'s outstanding hash requests and its answer budget (call with the state
+/// locked).
 pub(crate) fn peer_gone(st: &mut State, peer: u64) {
     if let Some(fetch) = st.layers.as_mut() {
         fetch.peer_gone(peer);
     }
+    st.hashes_served.remove(&peer);
 }
 
 /// The answer to a peer's hash request: `hashes` for piece-layer hashes of a file we have
 /// the layer of, `hash reject` for anything else (other layers, unknown roots, ranges
-/// that are not aligned powers of two inside the layer).
-pub(crate) fn answer(torrent: &Torrent, r: &HashRequest) -> Message {
+/// that are not aligned powers of two inside the layer, and requests past `peer`'s answer
+/// budget).
+pub(crate) fn answer(torrent: &Torrent, peer: u64, r: &HashRequest) -> Message {
     let reject = Message::HashReject(*r);
     let meta = {
-        let st = torrent.lock();
+        let mut st = torrent.lock();
+        let bytes = 32 * r.length.min(MAX_SERVED) as usize;
+        if !charge(&mut st.hashes_served, peer, bytes, Instant::now()) {
+            return reject;
+        }
         let Some(active) = st.active.as_ref() else {
             return reject;
         };
@@ -613,6 +642,26 @@ mod tests {
                 .poll(1, t0 + PEER_PAUSE + Duration::from_secs(1))
                 .len(),
             1
+        );
+    }
+
+    #[test]
+    fn a_peer_is_answered_at_most_its_budget_per_window() {
+        let mut served = ServedBudget::new();
+        let t0 = Instant::now();
+        let answer = 32 * 8192;
+        let fits = SERVE_BUDGET / answer;
+        for _ in 0..fits {
+            assert!(charge(&mut served, 1, answer, t0));
+        }
+        assert!(!charge(&mut served, 1, answer, t0), "budget spent");
+        assert!(
+            charge(&mut served, 2, answer, t0),
+            "other peers have their own"
+        );
+        assert!(
+            charge(&mut served, 1, answer, t0 + SERVE_WINDOW),
+            "next window"
         );
     }
 

@@ -194,6 +194,7 @@ impl Session {
                 deadlines: Vec::new(),
                 layers: None,
                 layer_trees: HashMap::new(),
+                hashes_served: HashMap::new(),
             }),
             subscribers: Mutex::new(vec![early_tx]),
             early_events: Mutex::new(Some(early_rx)),

@@ -169,6 +169,8 @@ pub(crate) struct State {
     pub layers: Option<crate::piece_layers::LayerFetch>,
     /// Merkle trees over our piece layers, built on the first hash request for a file.
     pub layer_trees: HashMap<[u8; 32], Arc<crate::piece_layers::LayerTree>>,
+    /// Hash-request answers per peer lately (a budget against floods).
+    pub hashes_served: crate::piece_layers::ServedBudget,
 }
 
 impl State {
@@ -517,6 +519,7 @@ mod tests {
                 deadlines: Vec::new(),
                 layers: None,
                 layer_trees: HashMap::new(),
+                hashes_served: HashMap::new(),
             }),
             subscribers: Mutex::new(Vec::new()),
             early_events: Mutex::new(None),
