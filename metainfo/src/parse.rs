@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use bencode::{Decoder, Dict, List, Value};
 use sha1::{Digest, Sha1};
@@ -81,7 +82,13 @@ struct InfoScan<'a> {
 
 impl<'a> InfoScan<'a> {
     /// Checks the info value at `pos` (inside `open` containers) and reads it.
-    fn read(input: &'a [u8], pos: usize, open: usize) -> Scan<(usize, InfoScan<'a>)> {
+    /// The scan publishes in `progress` how far it has read (for [`hash_behind`]).
+    fn read(
+        input: &'a [u8],
+        pos: usize,
+        open: usize,
+        progress: Option<&Progress>,
+    ) -> Scan<(usize, InfoScan<'a>)> {
         if input.get(pos) != Some(&b'd') {
             let end = scan::skip(input, pos, open)?;
             let info = InfoScan {
@@ -94,13 +101,18 @@ impl<'a> InfoScan<'a> {
         let mut entries = Vec::with_capacity(8);
         let mut files = None;
         let end = scan::dict(input, pos, open, |key, p| {
-            if key == b"files" {
-                let (end, list) = scan_files(input, p, open + 1)?;
+            let end = if key == b"files" {
+                let (end, list) = scan_files(input, p, open + 1, progress)?;
                 files = Some(list);
-                return Ok(end);
+                end
+            } else {
+                let end = scan::skip(input, p, open + 1)?;
+                entries.push((key, Span(&input[p..end])));
+                end
+            };
+            if let Some(progress) = progress {
+                progress.reached(end);
             }
-            let end = scan::skip(input, p, open + 1)?;
-            entries.push((key, Span(&input[p..end])));
             Ok(end)
         })?;
         let info = InfoScan {
@@ -111,13 +123,13 @@ impl<'a> InfoScan<'a> {
         Ok((end, info))
     }
 
-    fn parse(self) -> Result<Metainfo> {
+    fn parse(self, hasher: Option<Hasher<'_>>) -> Result<Metainfo> {
         let entries = self.entries.map_err(|found| Error::NotADictionary {
             what: "info",
             found,
         })?;
         let dict = decoded(&entries)?;
-        parse_info_dict(self.raw, &dict, self.files)
+        parse_info_dict(self.raw, &dict, self.files, hasher)
     }
 }
 
@@ -130,8 +142,100 @@ fn decoded<'a>(entries: &[(&'a [u8], Span<'a>)]) -> Result<Dict<'a>> {
     Ok(dict)
 }
 
+/// Info dicts at least this long are hashed on a second thread while they are parsed;
+/// smaller ones (all but torrents of thousands of files or pieces) stay on one thread.
+const PARALLEL_HASH_MIN: usize = 256 * 1024;
+
+/// How far the scan of an info dict has gone, for the thread hashing behind it.
+#[derive(Debug, Default)]
+struct Progress {
+    /// Bytes before this offset are inside the info dict and checked.
+    safe: AtomicUsize,
+    /// The scan of the info dict is over: `safe` is its end, or it failed.
+    done: AtomicBool,
+}
+
+impl Progress {
+    fn reached(&self, offset: usize) {
+        self.safe.store(offset, Ordering::Release);
+    }
+}
+
+/// Tells the hashing thread the scan is over, however it ends (so it can never wait for
+/// ever, even if the scan unwinds).
+struct ScanOver<'p>(&'p Progress);
+
+impl Drop for ScanOver<'_> {
+    fn drop(&mut self) {
+        self.0.done.store(true, Ordering::Release);
+    }
+}
+
+/// The SHA-1 of the first `copy.len()` bytes of an info dict, and those bytes.
+struct Speculative {
+    /// The address of the first byte hashed.
+    from: usize,
+    sha1: Sha1,
+    copy: Vec<u8>,
+}
+
+/// The thread computing a [`Speculative`] hash.
+type Hasher<'scope> = std::thread::ScopedJoinHandle<'scope, Speculative>;
+
+/// Copies and SHA-1-hashes `input` from `start` as far as the scan has checked it to be
+/// inside the info dict, until the scan is over. SHA-1 because most torrents are v1 or
+/// hybrid; for a v2-only torrent the work is wasted and SHA-256 is computed after.
+fn hash_behind(input: &[u8], start: usize, progress: &Progress) -> Speculative {
+    const CHUNK: usize = 32 * 1024;
+    let mut sha1 = Sha1::new();
+    let mut copy = Vec::new();
+    let mut at = start;
+    loop {
+        let over = progress.done.load(Ordering::Acquire);
+        let safe = progress.safe.load(Ordering::Acquire).min(input.len());
+        if safe > at {
+            let to = if over { safe } else { safe.min(at + CHUNK) };
+            let chunk = &input[at..to];
+            copy.extend_from_slice(chunk);
+            sha1.update(chunk);
+            at = to;
+        } else if over {
+            let from = input[start..].as_ptr() as usize;
+            return Speculative { from, sha1, copy };
+        } else {
+            std::thread::yield_now();
+        }
+    }
+}
+
+/// Starts [`hash_behind`] for the info dict at `pos` if it may be large.
+fn start_hasher<'scope, 'env>(
+    scope: &'scope std::thread::Scope<'scope, 'env>,
+    input: &'env [u8],
+    pos: usize,
+    progress: &'env Progress,
+) -> Option<Hasher<'scope>> {
+    if input.len() - pos < PARALLEL_HASH_MIN || input.get(pos) != Some(&b'd') {
+        return None;
+    }
+    progress.reached(pos);
+    std::thread::Builder::new()
+        .name("metainfo-hash".into())
+        .spawn_scoped(scope, move || hash_behind(input, pos, progress))
+        .ok()
+}
+
 /// Parses a whole .torrent file.
 pub(crate) fn parse_torrent(bytes: &[u8]) -> Result<Metainfo> {
+    let progress = Progress::default();
+    std::thread::scope(|scope| parse_torrent_in(scope, bytes, &progress))
+}
+
+fn parse_torrent_in<'scope, 'env>(
+    scope: &'scope std::thread::Scope<'scope, 'env>,
+    bytes: &'env [u8],
+    progress: &'env Progress,
+) -> Result<Metainfo> {
     // libtorrent tolerates bytes after the top-level dictionary; so do we.
     if bytes.first() != Some(&b'd') {
         scan::skip(bytes, 0, 0).map_err(|Malformed| decode_error(bytes, false))?;
@@ -142,9 +246,13 @@ pub(crate) fn parse_torrent(bytes: &[u8]) -> Result<Metainfo> {
     }
     let mut top = Vec::with_capacity(8);
     let mut info = None;
+    let mut hasher = None;
     scan::dict(bytes, 0, 0, |key, pos| {
-        if key == b"info" {
-            let (end, scanned) = InfoScan::read(bytes, pos, 1)?;
+        if key == b"info" && info.is_none() {
+            hasher = start_hasher(scope, bytes, pos, progress);
+            let _over = ScanOver(progress);
+            let (end, scanned) = InfoScan::read(bytes, pos, 1, Some(progress))?;
+            progress.reached(end);
             info = Some(scanned);
             return Ok(end);
         }
@@ -154,26 +262,37 @@ pub(crate) fn parse_torrent(bytes: &[u8]) -> Result<Metainfo> {
     })
     .map_err(|Malformed| decode_error(bytes, false))?;
     let info = info.ok_or_else(|| Error::missing("info"))?;
-    let mut meta = info.parse()?;
+    let mut meta = info.parse(hasher)?;
     read_top_level(&decoded(&top)?, &mut meta)?;
     Ok(meta)
 }
 
 /// Parses a bare info dictionary (from ut_metadata); the bytes must be exactly one dict.
 pub(crate) fn parse_info_bytes(info: &[u8]) -> Result<Metainfo> {
-    let (end, scanned) =
-        InfoScan::read(info, 0, 0).map_err(|Malformed| decode_error(info, true))?;
-    // As `Decoder::decode` in lenient mode: only ASCII whitespace may follow.
-    if !info[end..].iter().all(u8::is_ascii_whitespace) {
-        return Err(decode_error(info, true));
-    }
-    let InfoScan { entries, files, .. } = scanned;
-    InfoScan {
-        raw: info,
-        entries,
-        files,
-    }
-    .parse()
+    let progress = Progress::default();
+    std::thread::scope(|scope| {
+        let hasher = start_hasher(scope, info, 0, &progress);
+        let scanned = {
+            let _over = ScanOver(&progress);
+            let scanned = InfoScan::read(info, 0, 0, Some(&progress));
+            if let Ok((end, _)) = &scanned {
+                progress.reached(*end);
+            }
+            scanned
+        };
+        let (end, scanned) = scanned.map_err(|Malformed| decode_error(info, true))?;
+        // As `Decoder::decode` in lenient mode: only ASCII whitespace may follow.
+        if !info[end..].iter().all(u8::is_ascii_whitespace) {
+            return Err(decode_error(info, true));
+        }
+        let InfoScan { entries, files, .. } = scanned;
+        InfoScan {
+            raw: info,
+            entries,
+            files,
+        }
+        .parse(hasher)
+    })
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -235,50 +354,52 @@ fn symlink_length_of(length: Option<&Value<'_>>, attr: &[u8], name: Key<'_>) -> 
     length_of(length, name)
 }
 
-/// A file's raw path components: up to four inline (most torrents), more on the heap.
+/// A file's raw path components (without the name).
 #[derive(Debug, Clone)]
 enum RawPath<'a> {
-    Inline([&'a [u8]; 4], u8),
-    Heap(Vec<&'a [u8]>),
+    /// A checked bencode list (`l...e`) holding only byte strings, read in place.
+    List(&'a [u8]),
+    /// Components gathered one by one (from a v2 file tree).
+    Parts(Vec<&'a [u8]>),
 }
 
 impl Default for RawPath<'_> {
     fn default() -> Self {
-        RawPath::Inline([&[]; 4], 0)
+        RawPath::Parts(Vec::new())
     }
 }
 
 impl<'a> RawPath<'a> {
-    fn as_slice(&self) -> &[&'a [u8]] {
+    fn iter(&self) -> RawParts<'_, 'a> {
         match self {
-            RawPath::Inline(parts, n) => &parts[..usize::from(*n)],
-            RawPath::Heap(v) => v,
+            RawPath::List(list) => RawParts::List(list, 1),
+            RawPath::Parts(parts) => RawParts::Parts(parts.iter()),
         }
     }
 
-    fn push(&mut self, part: &'a [u8]) {
-        match self {
-            RawPath::Inline(parts, n) if usize::from(*n) < parts.len() => {
-                parts[usize::from(*n)] = part;
-                *n += 1;
-            }
-            RawPath::Inline(parts, _) => {
-                let mut v = parts.to_vec();
-                v.push(part);
-                *self = RawPath::Heap(v);
-            }
-            RawPath::Heap(v) => v.push(part),
-        }
+    fn texts(&self) -> Vec<String> {
+        self.iter().map(text).collect()
     }
 }
 
-impl<'a> FromIterator<&'a [u8]> for RawPath<'a> {
-    fn from_iter<I: IntoIterator<Item = &'a [u8]>>(iter: I) -> Self {
-        let mut path = RawPath::default();
-        for part in iter {
-            path.push(part);
+/// The components of a [`RawPath`].
+enum RawParts<'p, 'a> {
+    List(&'a [u8], usize),
+    Parts(std::slice::Iter<'p, &'a [u8]>),
+}
+
+impl<'a> Iterator for RawParts<'_, 'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        match self {
+            RawParts::List(list, pos) => {
+                let (part, end) = scan::bytes(list, *pos).ok()?;
+                *pos = end;
+                Some(part)
+            }
+            RawParts::Parts(parts) => parts.next().copied(),
         }
-        path
     }
 }
 
@@ -321,12 +442,11 @@ fn path_element_error(key: Key<'_>, i: usize, kind: &str) -> Error {
     )
 }
 
-/// A v1 `path` list as read by the scan: up to four components (most paths) without a
-/// `Vec`.
-#[derive(Debug, Default)]
+/// A v1 `path` list as read by the scan.
+#[derive(Debug)]
 struct ScannedPath<'a> {
-    /// The components, up to the first item that is not a byte string.
-    parts: RawPath<'a>,
+    /// The list, as received.
+    list: &'a [u8],
     /// The first item that is not a byte string: its index and kind.
     bad: Option<(usize, &'static str)>,
     /// The last item, if it is a byte string.
@@ -343,21 +463,24 @@ fn scan_path<'a>(
         let end = scan::skip(input, pos, open)?;
         return Ok((end, Err(kind_at(input, pos))));
     }
-    let mut path = ScannedPath::default();
+    let mut bad = None;
+    let mut last = None;
     let end = scan::list(input, pos, open, |i, p| {
         if let Some(b'0'..=b'9') = input.get(p) {
             let (part, end) = scan::bytes(input, p)?;
-            if path.bad.is_none() {
-                path.parts.push(part);
-            }
-            path.last = Some(part);
+            last = Some(part);
             return Ok(end);
         }
         let end = scan::skip(input, p, open + 1)?;
-        path.bad.get_or_insert((i, kind_at(input, p)));
-        path.last = None;
+        bad.get_or_insert((i, kind_at(input, p)));
+        last = None;
         Ok(end)
     })?;
+    let path = ScannedPath {
+        list: &input[pos..end],
+        bad,
+        last,
+    };
     Ok((end, Ok(path)))
 }
 
@@ -400,6 +523,7 @@ fn scan_files<'a>(
     input: &'a [u8],
     pos: usize,
     open: usize,
+    progress: Option<&Progress>,
 ) -> Scan<(usize, Result<Vec<RawFile<'a>>>)> {
     if input.get(pos) != Some(&b'l') {
         let end = scan::skip(input, pos, open)?;
@@ -419,6 +543,9 @@ fn scan_files<'a>(
             return scan::skip(input, p, open + 1);
         }
         let (end, file) = scan_file(input, p, open + 1, i)?;
+        if let Some(progress) = progress {
+            progress.reached(end);
+        }
         match file {
             Ok(f) => files.push(f),
             Err(e) => problem = Some(e),
@@ -508,15 +635,20 @@ fn v1_file<'a>(i: usize, fields: V1Fields<'a>) -> Result<RawFile<'a>> {
     let key = || format!("info.files[{i}]");
     let attr = fields.attr.and_then(Span::as_bytes).unwrap_or_default();
     // BitComet-era pad files carry no attribute, only this name (libtorrent agrees).
-    let legacy_pad = || matches!(&fields.path, Some(Ok(p)) if p.last.is_some_and(|n| n.starts_with(b"_____padding_file_")));
+    let legacy_pad = || match &fields.path {
+        Some(Ok(path)) => path
+            .last
+            .is_some_and(|n| n.starts_with(b"_____padding_file_")),
+        _ => false,
+    };
     let pad = attr.contains(&b'p') || legacy_pad();
     let mut length = symlink_length_of(fields.length.as_ref(), attr, &|| {
         format!("{}.length", key())
     })?;
     let (raw_path, no_path) = match fields.path_utf8.or(fields.path) {
         Some(Ok(ScannedPath {
-            bad: None, parts, ..
-        })) => (parts, false),
+            bad: None, list, ..
+        })) => (RawPath::List(list), false),
         Some(Ok(ScannedPath {
             bad: Some((index, kind)),
             ..
@@ -706,7 +838,7 @@ fn v2_file<'a>(props: &Dict<'a>, stack: &[&'a [u8]]) -> Result<RawFile<'a>> {
         None
     };
     Ok(RawFile {
-        raw_path: stack.iter().copied().collect(),
+        raw_path: RawPath::Parts(stack.to_vec()),
         length,
         pad: false,
         executable: attr.contains(&b'x'),
@@ -734,6 +866,7 @@ fn parse_info_dict<'a>(
     raw: &'a [u8],
     info: &Dict<'a>,
     files: Option<Result<Vec<RawFile<'a>>>>,
+    hasher: Option<Hasher<'_>>,
 ) -> Result<Metainfo> {
     let v2 = match int_at(info, b"meta version", "info.meta version")? {
         None => false,
@@ -800,7 +933,7 @@ fn parse_info_dict<'a>(
         if list.is_empty() {
             return Err(Error::invalid("info.file tree", "no files in torrent"));
         }
-        let single = tree.len() == 1 && list.len() == 1 && list[0].raw_path.as_slice().len() == 1;
+        let single = tree.len() == 1 && list.len() == 1 && list[0].raw_path.iter().count() == 1;
         (Some(list), single)
     } else {
         (None, false)
@@ -854,7 +987,7 @@ fn parse_info_dict<'a>(
                 paths.extend_from_slice(b"/.pad/");
                 paths.extend_from_slice(f.length.to_string().as_bytes());
             } else {
-                for c in f.raw_path.as_slice() {
+                for c in f.raw_path.iter() {
                     push_component(&mut paths, c);
                 }
                 if paths.len() == start + name.len() {
@@ -905,7 +1038,10 @@ fn parse_info_dict<'a>(
         start..start + pieces.len()
     };
 
-    let (info_hash, info_bytes) = hashed.unwrap_or_else(|| hash_and_copy(raw, version));
+    let (info_hash, info_bytes) = match hashed {
+        Some(hashed) => hashed,
+        None => finish_hash(raw, version, hasher),
+    };
 
     // Only UTF-8 was appended (one check here instead of one per component).
     let mut paths = String::from_utf8(paths)
@@ -995,6 +1131,33 @@ fn hash_and_copy(raw: &[u8], version: TorrentVersion) -> (InfoHash, Vec<u8>) {
     (hash, copy)
 }
 
+/// The info-hash(es) of `raw` and an owned copy of it, from what `hasher` did if it
+/// hashed all of `raw`.
+fn finish_hash(
+    raw: &[u8],
+    version: TorrentVersion,
+    hasher: Option<Hasher<'_>>,
+) -> (InfoHash, Vec<u8>) {
+    let speculative = hasher.map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
+    match speculative {
+        Some(Speculative { from, sha1, copy })
+            if from == raw.as_ptr() as usize && copy.len() == raw.len() =>
+        {
+            let v1 = || sha1.finalize().into();
+            let hash = match version {
+                TorrentVersion::V1 => InfoHash::V1(v1()),
+                TorrentVersion::V2 => InfoHash::V2(Sha256::digest(&copy).into()),
+                TorrentVersion::Hybrid => InfoHash::Hybrid {
+                    v2: Sha256::digest(&copy).into(),
+                    v1: v1(),
+                },
+            };
+            (hash, copy)
+        }
+        _ => hash_and_copy(raw, version),
+    }
+}
+
 /// Inserts the alignment padding a v2-only torrent implies between files.
 fn pad_v2(files: Vec<RawFile<'_>>, piece_length: u64) -> Vec<RawFile<'_>> {
     let mut out = Vec::with_capacity(files.len());
@@ -1042,22 +1205,21 @@ fn merge_hybrid<'a>(
                 reason: format!("v1 file {i} has no v2 counterpart"),
             });
         };
-        let v1_path: &[&[u8]] = if multi_file {
-            f.raw_path.as_slice()
+        let same = if multi_file {
+            f.raw_path.iter().eq(other.raw_path.iter())
         } else {
-            std::slice::from_ref(&raw_name)
+            other.raw_path.iter().eq(std::iter::once(raw_name))
         };
-        if v1_path != other.raw_path.as_slice() {
+        if !same {
+            let v1_path = if multi_file {
+                f.raw_path.texts()
+            } else {
+                vec![text(raw_name)]
+            };
             return Err(Error::Inconsistent {
                 reason: format!(
-                    "v1 file {i} is {:?}, v2 has {:?}",
-                    v1_path.iter().map(|p| text(p)).collect::<Vec<_>>(),
-                    other
-                        .raw_path
-                        .as_slice()
-                        .iter()
-                        .map(|p| text(p))
-                        .collect::<Vec<_>>()
+                    "v1 file {i} is {v1_path:?}, v2 has {:?}",
+                    other.raw_path.texts()
                 ),
             });
         }

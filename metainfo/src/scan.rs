@@ -22,7 +22,27 @@ pub(crate) struct Malformed;
 pub(crate) type Scan<T> = std::result::Result<T, Malformed>;
 
 /// `i<digits>e` at `pos` (the `i`): the value and the offset after it.
+#[inline]
 pub(crate) fn int(input: &[u8], pos: usize) -> Scan<(i64, usize)> {
+    // Fast path: a non-negative number of up to 18 digits cannot overflow.
+    let mut p = pos + 1;
+    let mut value: i64 = 0;
+    while let Some(&b) = input.get(p)
+        && b.is_ascii_digit()
+        && p - pos <= 18
+    {
+        value = value * 10 + i64::from(b - b'0');
+        p += 1;
+    }
+    let digits = p - pos - 1;
+    if input.get(p) == Some(&b'e') && digits > 0 && (digits == 1 || input[pos + 1] != b'0') {
+        return Ok((value, p + 1));
+    }
+    int_slow(input, pos)
+}
+
+/// [`int`] for negative, long or malformed integers.
+fn int_slow(input: &[u8], pos: usize) -> Scan<(i64, usize)> {
     let mut p = pos + 1;
     let negative = input.get(p) == Some(&b'-');
     if negative {
@@ -58,7 +78,31 @@ pub(crate) fn int(input: &[u8], pos: usize) -> Scan<(i64, usize)> {
 }
 
 /// `<length>:<bytes>` at `pos` (the first digit): the bytes and the offset after them.
+#[inline]
 pub(crate) fn bytes(input: &[u8], pos: usize) -> Scan<(&[u8], usize)> {
+    // Fast path: lengths of one or two digits (keys and file names).
+    let digit = |i: usize| {
+        input
+            .get(i)
+            .filter(|b| b.is_ascii_digit())
+            .map(|b| b - b'0')
+    };
+    let (length, colon) = match (digit(pos), digit(pos + 1)) {
+        (Some(d), None) => (usize::from(d), pos + 1),
+        (Some(d @ 1..), Some(e)) if digit(pos + 2).is_none() => {
+            (usize::from(d) * 10 + usize::from(e), pos + 2)
+        }
+        _ => return bytes_slow(input, pos),
+    };
+    if input.get(colon) == Some(&b':') && length < input.len() - colon {
+        let start = colon + 1;
+        return Ok((&input[start..start + length], start + length));
+    }
+    bytes_slow(input, pos)
+}
+
+/// [`bytes`] for long lengths and malformed input.
+fn bytes_slow(input: &[u8], pos: usize) -> Scan<(&[u8], usize)> {
     let mut p = pos;
     let mut length: u64 = 0;
     while let Some(&b) = input.get(p) {
@@ -95,6 +139,7 @@ pub(crate) fn skip(input: &[u8], pos: usize, open: usize) -> Scan<usize> {
 
 /// Walks the list at `pos` (the `l`), inside `open` containers. `item(index, offset)`
 /// must check the item at `offset` (nested in `open + 1` containers) and return its end.
+#[inline]
 pub(crate) fn list(
     input: &[u8],
     pos: usize,
@@ -121,6 +166,7 @@ pub(crate) fn list(
 /// Walks the dictionary at `pos` (the `d`), inside `open` containers. `value(key,
 /// offset)` must check the value at `offset` (nested in `open + 1` containers) and return
 /// its end. Keys may come in any order but must be unique.
+#[inline]
 pub(crate) fn dict<'a>(
     input: &'a [u8],
     pos: usize,
