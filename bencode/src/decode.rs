@@ -152,8 +152,9 @@ struct Scratch {
     levels: Vec<Level>,
 }
 
-/// Scratch larger than this many elements is freed after a decode rather than kept.
-const SCRATCH_KEEP: usize = 16 * 1024;
+/// Scratch larger than this many slots, over all levels, is freed after a decode rather
+/// than kept (about 2 MB).
+const SCRATCH_KEEP: usize = 64 * 1024;
 /// Levels kept between decodes.
 const LEVELS_KEEP: usize = 64;
 
@@ -171,13 +172,18 @@ impl Scratch {
     fn tidy(&mut self) {
         self.stack.clear();
         self.levels.truncate(LEVELS_KEEP);
+        let mut kept = 0;
         for level in &mut self.levels {
             level.items.clear();
             level.entries.clear();
-            if level.items.capacity() > SCRATCH_KEEP {
+            kept += level.items.capacity();
+            if kept > SCRATCH_KEEP {
+                kept -= level.items.capacity();
                 level.items = Vec::new();
             }
-            if level.entries.capacity() > SCRATCH_KEEP {
+            kept += level.entries.capacity();
+            if kept > SCRATCH_KEEP {
+                kept -= level.entries.capacity();
                 level.entries = Vec::new();
             }
         }
@@ -777,6 +783,8 @@ mod tests {
         decode(&big).unwrap();
         let (_, levels) = caps();
         assert!(levels[0].0 <= SCRATCH_KEEP, "{levels:?}");
+        let total: usize = levels.iter().map(|(items, entries)| items + entries).sum();
+        assert!(total <= SCRATCH_KEEP, "{levels:?}");
         // Deep input keeps at most LEVELS_KEEP levels.
         let deep = [vec![b'l'; 100], vec![b'e'; 100]].concat();
         decode(&deep).unwrap();
