@@ -412,8 +412,10 @@ struct RawFile<'a> {
     pad: bool,
     executable: bool,
     hidden: bool,
-    symlink: Option<Vec<String>>,
-    pieces_root: Option<[u8; 32]>,
+    /// Boxed, as `pieces_root`: rare (or v2 only), and the list of a large torrent's
+    /// files is smaller without them inline.
+    symlink: Option<Box<Vec<String>>>,
+    pieces_root: Option<Box<[u8; 32]>>,
     mtime: Option<i64>,
     /// Pad file without a `path`.
     no_path: bool,
@@ -443,7 +445,7 @@ fn path_element_error(key: Key<'_>, i: usize, kind: &str) -> Error {
 }
 
 /// A v1 `path` list as read by the scan.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 struct ScannedPath<'a> {
     /// The list, as received.
     list: &'a [u8],
@@ -585,10 +587,10 @@ fn scan_file<'a>(
     let end = scan::dict(input, pos, open, |key, p| match key {
         b"length" => {
             let (end, length) = match input.get(p) {
-                Some(b'i') => scan::int(input, p).map(|(n, end)| (end, Value::Int(n)))?,
+                Some(b'i') => scan::int(input, p).map(|(n, end)| (end, Ok(n)))?,
                 _ => {
                     let end = scan::skip(input, p, open + 1)?;
-                    (end, scalar(Span(&input[p..end])))
+                    (end, Err(Span(&input[p..end])))
                 }
             };
             fields.length.get_or_insert(length);
@@ -616,14 +618,15 @@ fn scan_file<'a>(
             Ok(end)
         }
     })?;
-    Ok((end, v1_file(i, fields)))
+    Ok((end, v1_file(i, &fields)))
 }
 
 /// The values of the keys of a v1 file entry that are read (the first of each).
 #[derive(Debug, Default)]
 struct V1Fields<'a> {
     attr: Option<Span<'a>>,
-    length: Option<Value<'a>>,
+    /// An integer, or what was there instead.
+    length: Option<std::result::Result<i64, Span<'a>>>,
     path: Option<std::result::Result<ScannedPath<'a>, &'static str>>,
     path_utf8: Option<std::result::Result<ScannedPath<'a>, &'static str>>,
     symlink: Option<Span<'a>>,
@@ -631,7 +634,7 @@ struct V1Fields<'a> {
 }
 
 /// A v1 file entry from the values of its keys.
-fn v1_file<'a>(i: usize, fields: V1Fields<'a>) -> Result<RawFile<'a>> {
+fn v1_file<'a>(i: usize, fields: &V1Fields<'a>) -> Result<RawFile<'a>> {
     let key = || format!("info.files[{i}]");
     let attr = fields.attr.and_then(Span::as_bytes).unwrap_or_default();
     // BitComet-era pad files carry no attribute, only this name (libtorrent agrees).
@@ -642,9 +645,8 @@ fn v1_file<'a>(i: usize, fields: V1Fields<'a>) -> Result<RawFile<'a>> {
         _ => false,
     };
     let pad = attr.contains(&b'p') || legacy_pad();
-    let mut length = symlink_length_of(fields.length.as_ref(), attr, &|| {
-        format!("{}.length", key())
-    })?;
+    let length = fields.length.map(|l| l.map_or_else(scalar, Value::Int));
+    let mut length = symlink_length_of(length.as_ref(), attr, &|| format!("{}.length", key()))?;
     let (raw_path, no_path) = match fields.path_utf8.or(fields.path) {
         Some(Ok(ScannedPath {
             bad: None, list, ..
@@ -684,7 +686,7 @@ fn v1_file<'a>(i: usize, fields: V1Fields<'a>) -> Result<RawFile<'a>> {
         pad,
         executable: attr.contains(&b'x'),
         hidden: attr.contains(&b'h'),
-        symlink,
+        symlink: symlink.map(Box::new),
         pieces_root: None,
         mtime: fields.mtime.and_then(Span::as_int),
         no_path,
@@ -722,7 +724,7 @@ fn v1_files<'a>(
             pad: false,
             executable: attr.contains(&b'x'),
             hidden: attr.contains(&b'h'),
-            symlink,
+            symlink: symlink.map(Box::new),
             pieces_root: None,
             mtime: info.get(b"mtime").and_then(Value::as_int),
             no_path: false,
@@ -843,8 +845,8 @@ fn v2_file<'a>(props: &Dict<'a>, stack: &[&'a [u8]]) -> Result<RawFile<'a>> {
         pad: false,
         executable: attr.contains(&b'x'),
         hidden: attr.contains(&b'h'),
-        symlink,
-        pieces_root,
+        symlink: symlink.map(Box::new),
+        pieces_root: pieces_root.map(Box::new),
         mtime: props.get(b"mtime").and_then(Value::as_int),
         no_path: false,
     })
@@ -1065,8 +1067,8 @@ fn parse_info_dict<'a>(
             pad: f.pad,
             executable: f.executable,
             hidden: f.hidden,
-            symlink: f.symlink,
-            pieces_root: f.pieces_root,
+            symlink: f.symlink.map(|s| *s),
+            pieces_root: f.pieces_root.map(|r| *r),
             mtime: f.mtime,
         })
         .collect();
