@@ -150,6 +150,8 @@ struct Level {
 struct Scratch {
     stack: Vec<Open>,
     levels: Vec<Level>,
+    /// The levels grew past [`SCRATCH_KEEP`] slots in all, or past [`LEVELS_KEEP`].
+    grown: bool,
 }
 
 /// Scratch larger than this many slots, over all levels, is freed after a decode rather
@@ -163,6 +165,7 @@ thread_local! {
         std::cell::RefCell::new(Scratch {
             stack: Vec::new(),
             levels: Vec::new(),
+            grown: false,
         })
     };
 }
@@ -170,6 +173,7 @@ thread_local! {
 impl Scratch {
     /// Empties the scratch for the next decode, freeing what grew too big to keep.
     fn tidy(&mut self) {
+        self.grown = false;
         self.stack.clear();
         self.levels.truncate(LEVELS_KEEP);
         let mut kept = 0;
@@ -271,7 +275,11 @@ impl Decoder {
         let shared = SCRATCH.try_with(|cell| {
             let mut scratch = cell.try_borrow_mut().ok()?;
             let result = self.parse_nested(input, pos, &mut scratch);
-            scratch.tidy();
+            // A successful decode leaves the scratch empty (`link_levels`), and small
+            // enough unless it grew: then (or after an error) tidy it.
+            if result.is_err() || scratch.grown {
+                scratch.tidy();
+            }
             Some(result)
         });
         match shared {
@@ -286,7 +294,11 @@ impl Decoder {
         mut pos: usize,
         scratch: &mut Scratch,
     ) -> Result<(Value<'a>, usize)> {
-        let Scratch { stack, levels } = scratch;
+        let Scratch {
+            stack,
+            levels,
+            grown,
+        } = scratch;
         // Levels this decode has used.
         let mut used = 0;
         let mut mode = Mode::Top;
@@ -316,6 +328,13 @@ impl Decoder {
                 match stack.last() {
                     None => {
                         let top = link_levels(input, &mut levels[..used], $value);
+                        *grown = levels.len() > LEVELS_KEEP
+                            || stack.capacity() > SCRATCH_KEEP
+                            || levels
+                                .iter()
+                                .map(|l| l.items.capacity() + l.entries.capacity())
+                                .sum::<usize>()
+                                > SCRATCH_KEEP;
                         return Ok((top, pos));
                     }
                     Some(parent) => {
