@@ -414,7 +414,7 @@ struct RawFile<'a> {
     hidden: bool,
     /// Boxed, as `pieces_root`: rare (or v2 only), and the list of a large torrent's
     /// files is smaller without them inline.
-    symlink: Option<Box<Vec<String>>>,
+    symlink: Option<Box<[String]>>,
     pieces_root: Option<Box<[u8; 32]>>,
     mtime: Option<i64>,
     /// Pad file without a `path`.
@@ -686,7 +686,7 @@ fn v1_file<'a>(i: usize, fields: &V1Fields<'a>) -> Result<RawFile<'a>> {
         pad,
         executable: attr.contains(&b'x'),
         hidden: attr.contains(&b'h'),
-        symlink: symlink.map(Box::new),
+        symlink: symlink.map(Vec::into_boxed_slice),
         pieces_root: None,
         mtime: fields.mtime.and_then(Span::as_int),
         no_path,
@@ -724,7 +724,7 @@ fn v1_files<'a>(
             pad: false,
             executable: attr.contains(&b'x'),
             hidden: attr.contains(&b'h'),
-            symlink: symlink.map(Box::new),
+            symlink: symlink.map(Vec::into_boxed_slice),
             pieces_root: None,
             mtime: info.get(b"mtime").and_then(Value::as_int),
             no_path: false,
@@ -845,7 +845,7 @@ fn v2_file<'a>(props: &Dict<'a>, stack: &[&'a [u8]]) -> Result<RawFile<'a>> {
         pad: false,
         executable: attr.contains(&b'x'),
         hidden: attr.contains(&b'h'),
-        symlink: symlink.map(Box::new),
+        symlink: symlink.map(Vec::into_boxed_slice),
         pieces_root: pieces_root.map(Box::new),
         mtime: props.get(b"mtime").and_then(Value::as_int),
         no_path: false,
@@ -1067,7 +1067,7 @@ fn parse_info_dict<'a>(
             pad: f.pad,
             executable: f.executable,
             hidden: f.hidden,
-            symlink: f.symlink.map(|s| *s),
+            symlink: f.symlink.map(<[String]>::into_vec),
             pieces_root: f.pieces_root.map(|r| *r),
             mtime: f.mtime,
         })
