@@ -4,6 +4,7 @@
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -32,6 +33,8 @@ pub(crate) enum DriverCmd {
     Stop(oneshot::Sender<()>),
     Remove(oneshot::Sender<()>),
     AddPeers(Vec<SocketAddr>),
+    /// Peers the user gave after the add.
+    UserPeers(Vec<SocketAddr>),
     Incoming(TcpStream, SocketAddr, Handshake, BytesMut),
     PeerClosed(SocketAddr, ClosedInfo),
     Interested(u64),
@@ -50,6 +53,8 @@ pub(crate) struct Initial {
     pub peers: Vec<SocketAddr>,
     pub paused: bool,
     pub verify: bool,
+    /// A magnet link: where to save its metadata once complete, with its trackers.
+    pub save_torrent: Option<(PathBuf, Vec<Vec<String>>)>,
 }
 
 struct Tier {
@@ -96,6 +101,7 @@ struct Driver {
     verify: bool,
     key: u32,
     stopped_announced: bool,
+    save_torrent: Option<(PathBuf, Vec<Vec<String>>)>,
 }
 
 /// Runs a torrent until it is removed.
@@ -119,6 +125,7 @@ pub(crate) async fn drive(
         verify: initial.verify,
         key: rng.next_u64() as u32,
         stopped_announced: false,
+        save_torrent: initial.save_torrent,
         torrent,
     };
     let now = Instant::now();
@@ -208,8 +215,19 @@ impl Driver {
         let output = self.torrent.output.clone();
         let verify = self.verify;
         let tx = self.internal_tx.clone();
+        let save = self.save_torrent.take();
+        let torrent = self.torrent.clone();
         tokio::spawn(async move {
             let r = tokio::task::spawn_blocking(move || {
+                // Saved before storage opens, so a run that stops (or fails to open the
+                // files) need not fetch the metadata again.
+                if let Some((path, trackers)) = save
+                    && let Err(e) = crate::storage::save_torrent(&path, &meta, &trackers)
+                {
+                    torrent.emit(Event::Warning {
+                        message: format!("could not save the metadata: {e}"),
+                    });
+                }
                 let store = Store::open(&meta, &output, verify)?;
                 Ok((meta, store))
             })
@@ -317,6 +335,13 @@ impl Driver {
                 self.halt(TorrentState::Stopped, true).await;
                 let _ = done.send(());
                 return true;
+            }
+            DriverCmd::UserPeers(addrs) => {
+                let now = Instant::now();
+                for a in addrs {
+                    self.pool.add_candidate(a, PoolSource::User, now);
+                }
+                self.dial();
             }
             DriverCmd::AddPeers(addrs) => {
                 let now = Instant::now();

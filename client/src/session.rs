@@ -124,7 +124,17 @@ impl Session {
 
     /// Adds a torrent and starts it (unless `add.paused`). A torrent already in the
     /// session is refused.
+    ///
+    /// A magnet link's metadata, once fetched and checked (for v2 with its piece layers),
+    /// is saved as a whole .torrent in `<output>/.shoal/<info-hash hex>.torrent`. Adding
+    /// the same magnet link over the same output folder again uses that file when it
+    /// parses and its info-hash matches every hash the link gives: no metadata or piece
+    /// layers are asked of peers, storage opens with its resume data at once, and
+    /// [`Event::MetadataReceived`] follows as for a .torrent. A file that cannot be used
+    /// is ignored with an [`Event::Warning`] and the metadata is fetched from peers.
     pub async fn add(&self, add: AddTorrent) -> Result<TorrentHandle> {
+        let mut warnings = Vec::new();
+        let mut save_torrent = None;
         let (meta, info_hash, mut trackers, mut peers, name) = match &add.source {
             Source::TorrentBytes(b) => from_torrent_bytes(b)?,
             Source::TorrentFile(path) => {
@@ -138,8 +148,28 @@ impl Session {
                     Error::BadTorrent(format!("this magnet link does not parse: {e}"))
                 })?;
                 let peers = m.peers.iter().filter_map(|p| p.parse().ok()).collect();
-                let trackers = m.trackers.iter().map(|t| vec![t.clone()]).collect();
-                (None, m.info_hash, trackers, peers, m.name.clone())
+                let trackers: Vec<Vec<String>> =
+                    m.trackers.iter().map(|t| vec![t.clone()]).collect();
+                let path = crate::storage::saved_torrent_path(&add.output, &m.info_hash);
+                let saved = {
+                    let (path, ih) = (path.clone(), m.info_hash);
+                    tokio::task::spawn_blocking(move || {
+                        crate::storage::load_saved_torrent(&path, &ih)
+                    })
+                    .await
+                    .unwrap_or_else(|e| Err(format!("reading the saved metadata failed: {e}")))
+                };
+                let saved = saved.unwrap_or_else(|e| {
+                    warnings.push(format!(
+                        "ignoring the saved metadata: {e}; fetching it from peers"
+                    ));
+                    None
+                });
+                // Saved (again) once complete, unless the file already holds all of it.
+                if saved.as_ref().is_none_or(crate::piece_layers::needed) {
+                    save_torrent = Some((path, trackers.clone()));
+                }
+                (saved, m.info_hash, trackers, peers, m.name.clone())
             }
         };
         if !self.shared.config.use_trackers {
@@ -210,6 +240,9 @@ impl Session {
                 map.insert(v2, torrent.clone());
             }
         }
+        for message in warnings {
+            torrent.emit(Event::Warning { message });
+        }
         let handle = TorrentHandle {
             torrent: torrent.clone(),
         };
@@ -221,6 +254,7 @@ impl Session {
                 peers,
                 paused: add.paused,
                 verify: add.verify,
+                save_torrent,
             },
         ));
         Ok(handle)
@@ -315,6 +349,14 @@ impl TorrentHandle {
     /// Resumes a paused or stopped torrent.
     pub fn start(&self) {
         let _ = self.torrent.driver_tx.send(DriverCmd::Start);
+    }
+
+    /// Adds peers to dial (as [`AddTorrent::peers`] does at add time).
+    pub fn add_peers(&self, peers: impl IntoIterator<Item = SocketAddr>) {
+        let _ = self
+            .torrent
+            .driver_tx
+            .send(DriverCmd::UserPeers(peers.into_iter().collect()));
     }
 
     /// Closes connections and stops transfers; state and trackers stay as they are.

@@ -3,7 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use metainfo::{Metainfo, to_hex};
+use std::io::Write;
+
+use metainfo::{InfoHash, Metainfo, to_hex};
 use piece_store::{FileStorage, FileStorageOptions, Layout, PieceHashes, PieceStore};
 
 use crate::error::{Error, Result};
@@ -102,6 +104,70 @@ impl Store {
     }
 }
 
+/// Where a magnet download keeps its metadata once fetched:
+/// `<output>/.shoal/<info-hash hex>.torrent`, named by the magnet's 20-byte wire hash
+/// like the resume data beside it.
+pub(crate) fn saved_torrent_path(output: &Path, info_hash: &InfoHash) -> PathBuf {
+    output
+        .join(".shoal")
+        .join(format!("{}.torrent", to_hex(&info_hash.wire())))
+}
+
+/// Writes `meta` as a whole .torrent (its info dictionary byte for byte, its piece layers,
+/// `trackers` as announce-list) to `path`, atomically: a temporary file in the same folder,
+/// flushed to disk, then renamed over `path`, so a crash leaves the old file or the new
+/// one, never half of one.
+pub(crate) fn save_torrent(path: &Path, meta: &Metainfo, trackers: &[Vec<String>]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let fail = |what: &str, e: &dyn std::fmt::Display| {
+        Error::Disk(format!("cannot {what} {}: {e}", path.display()))
+    };
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Error::Disk(format!("cannot create the folder {}: {e}", dir.display())))?;
+    let mut full = meta.clone();
+    full.set_trackers(trackers.to_vec());
+    let bytes = full.to_torrent_bytes();
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".torrent-")
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(|e| fail("write", &e))?;
+    tmp.write_all(&bytes).map_err(|e| fail("write", &e))?;
+    tmp.as_file().sync_all().map_err(|e| fail("write", &e))?;
+    tmp.persist(path).map_err(|e| fail("write", &e.error))?;
+    Ok(())
+}
+
+/// Reads the metadata a previous run saved for a magnet link with `expected` (see
+/// [`save_torrent`]). `Ok(None)`: there is none. `Err`: there is a file but it cannot be
+/// used (unreadable, does not parse, or is another torrent's), said in one sentence.
+/// Every hash the magnet gives (v1, v2 or both) must equal the one computed from the
+/// saved info dictionary; piece layers were checked against their roots by the parser.
+pub(crate) fn load_saved_torrent(
+    path: &Path,
+    expected: &InfoHash,
+) -> std::result::Result<Option<Metainfo>, String> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+    };
+    let meta = Metainfo::from_bytes(&bytes)
+        .map_err(|e| format!("{} does not parse: {e}", path.display()))?;
+    let got = meta.info_hash();
+    let v1_ok = expected.v1().is_none_or(|h| got.v1() == Some(h));
+    let v2_ok = expected.v2().is_none_or(|h| got.v2() == Some(h));
+    if !(v1_ok && v2_ok) {
+        return Err(format!(
+            "{} is another torrent (info-hash {}, the magnet link's is {})",
+            path.display(),
+            to_hex(&got.wire()),
+            to_hex(&expected.wire())
+        ));
+    }
+    Ok(Some(meta))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,5 +203,53 @@ mod tests {
         assert!(store.check(1, &a[16_384..]).expect("check a's tail"));
         assert!(store.check(2, &b[..16_384]).expect("check b's head"));
         assert!(!store.check(2, &a[..16_384]).expect("check wrong data"));
+    }
+
+    /// A saved torrent is used only when every hash the magnet link names matches: a v1,
+    /// a v2 or a hybrid link for a hybrid torrent, never another torrent's hashes; a file
+    /// that does not parse is an error, a missing one is `None`.
+    #[test]
+    fn saved_torrent_round_trips_and_must_match_the_magnet() {
+        let src = tempfile::tempdir().expect("tempdir");
+        let dir = src.path().join("h");
+        std::fs::create_dir(&dir).expect("mkdir");
+        std::fs::write(dir.join("a"), vec![3u8; 70_000]).expect("write a");
+        std::fs::write(dir.join("b"), vec![4u8; 10]).expect("write b");
+        let built = TorrentBuilder::new(&dir)
+            .version(TorrentVersion::Hybrid)
+            .piece_length(16 * 1024)
+            .build()
+            .expect("build");
+        // What a magnet download has: the bare info dictionary plus its layers.
+        let mut meta = Metainfo::from_info_bytes(built.info_bytes()).expect("info");
+        meta.set_piece_layer(0, built.piece_layer(0).expect("layer").to_vec())
+            .expect("layer checks out");
+        let ih = meta.info_hash();
+        let out = tempfile::tempdir().expect("tempdir");
+        let path = saved_torrent_path(out.path(), &ih);
+        assert_eq!(load_saved_torrent(&path, &ih), Ok(None));
+        let trackers = vec![vec!["http://127.0.0.1:1/announce".to_string()]];
+        save_torrent(&path, &meta, &trackers).expect("save");
+
+        let (v1, v2) = (ih.v1().expect("v1"), ih.v2().expect("v2"));
+        for magnet in [ih, InfoHash::V1(v1), InfoHash::V2(v2)] {
+            let got = load_saved_torrent(&path, &magnet)
+                .expect("usable")
+                .expect("present");
+            assert_eq!(got.info_bytes(), built.info_bytes());
+            assert_eq!(got.trackers(), trackers.as_slice());
+            assert!(got.has_all_piece_layers());
+        }
+        for other in [
+            InfoHash::V1([9; 20]),
+            InfoHash::V2([9; 32]),
+            InfoHash::Hybrid { v1, v2: [9; 32] },
+        ] {
+            let e = load_saved_torrent(&path, &other).expect_err("another torrent");
+            assert!(e.contains("is another torrent"), "{e}");
+        }
+        std::fs::write(&path, b"d4:infod").expect("corrupt");
+        let e = load_saved_torrent(&path, &ih).expect_err("corrupt");
+        assert!(e.contains("does not parse"), "{e}");
     }
 }

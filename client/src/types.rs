@@ -107,7 +107,12 @@ pub struct Limits {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Event {
-    /// The info dictionary arrived (magnet) or was read (torrent file).
+    /// The torrent's metadata is known and its storage is open (existing data checked or
+    /// taken from resume data): after a .torrent was read, after a magnet link's info
+    /// dictionary (and, for v2, its piece layers) arrived from peers and checked out, or —
+    /// for a magnet link added again over the same output folder — as soon as the metadata
+    /// a previous run saved in `<output>/.shoal/<info-hash hex>.torrent` has been read and
+    /// matched, without asking any peer.
     MetadataReceived {
         /// The torrent's name.
         name: String,
@@ -154,6 +159,12 @@ pub enum Event {
     },
     /// Every wanted piece is verified.
     Completed,
+    /// Something went wrong that the torrent works around and keeps going (a saved
+    /// metadata file that cannot be used, metadata that could not be saved).
+    Warning {
+        /// What happened, in one sentence.
+        message: String,
+    },
     /// The torrent stopped working; the text says why in one sentence.
     Error {
         /// What went wrong.

@@ -9,30 +9,6 @@ use common::*;
 
 const SHOAL: &str = env!("CARGO_BIN_EXE_shoal");
 
-/// Starts `shoal seed` on a free loopback port and waits until it accepts connections
-/// (seeding starts once the data is checked).
-fn start_seeder(torrent: &std::path::Path, data: &std::path::Path) -> (ChildGuard, String) {
-    let listen = format!("127.0.0.1:{}", free_port());
-    let seeder = ChildGuard::spawn(
-        SHOAL,
-        &[
-            "seed",
-            torrent.to_str().unwrap(),
-            "--data",
-            data.to_str().unwrap(),
-            "--listen",
-            &listen,
-            "--json",
-        ],
-    );
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(&listen).is_err() {
-        assert!(Instant::now() < deadline, "seeder never listened");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    (seeder, listen)
-}
-
 #[test]
 fn seed_then_download_with_peer_exits_zero_with_identical_files() {
     let dir = tempfile::tempdir().unwrap();
@@ -40,7 +16,7 @@ fn seed_then_download_with_peer_exits_zero_with_identical_files() {
     let payload = make_folder(&src, "payload", &[600_000, 10, 250_000]);
     let meta = make_torrent(&payload, 32 * 1024, &[]);
     let torrent = write_torrent(dir.path(), &meta);
-    let (seeder, listen) = start_seeder(&torrent, &src);
+    let (seeder, listen) = start_shoal_seeder(&torrent, &src, "--json", 20);
     let out = dir.path().join("out");
     let result = Command::new(SHOAL)
         .args([
@@ -138,7 +114,7 @@ fn ctrl_c_saves_resume_data_and_the_same_command_continues() {
     let payload = make_folder(&src, "payload", &[3_000_000]);
     let meta = make_torrent(&payload, 32 * 1024, &[]);
     let torrent = write_torrent(dir.path(), &meta);
-    let (_seeder, listen) = start_seeder(&torrent, &src);
+    let (_seeder, listen) = start_shoal_seeder(&torrent, &src, "--json", 20);
     let out = dir.path().join("out");
     let args = [
         "download",
@@ -197,7 +173,7 @@ fn a_file_size_limit_gives_one_plain_sentence_naming_the_file() {
     let payload = make_folder(&src, "payload", &[300_000, 2_000_000]);
     let meta = make_torrent(&payload, 32 * 1024, &[]);
     let torrent = write_torrent(dir.path(), &meta);
-    let (seeder, listen) = start_seeder(&torrent, &src);
+    let (seeder, listen) = start_shoal_seeder(&torrent, &src, "--json", 20);
     let out = dir.path().join("out");
     // RLIMIT_FSIZE of 1 MiB: the 2 MB file cannot be sized or written, as on a full disk.
     let result = Command::new("bash")

@@ -8,7 +8,6 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
 
 use common::*;
 
@@ -69,29 +68,6 @@ fn is_root() -> bool {
         .unwrap_or(false)
 }
 
-/// Starts `shoal seed` on a free loopback port and waits until it accepts connections.
-fn start_seeder(torrent: &Path, data: &Path) -> (ChildGuard, String) {
-    let listen = format!("127.0.0.1:{}", free_port());
-    let seeder = ChildGuard::spawn(
-        SHOAL,
-        &[
-            "seed",
-            torrent.to_str().unwrap(),
-            "--data",
-            data.to_str().unwrap(),
-            "--listen",
-            &listen,
-            "--quiet",
-        ],
-    );
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(&listen).is_err() {
-        assert!(Instant::now() < deadline, "seeder never listened");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    (seeder, listen)
-}
-
 /// Runs `shoal download --json`; returns its exit code, the pieces it verified, stderr.
 fn download(torrent: &Path, out: &Path, peer: &str) -> (Option<i32>, usize, String) {
     let result = Command::new(SHOAL)
@@ -119,7 +95,7 @@ fn a_full_disk_stops_with_one_sentence_and_the_download_resumes_after_space_is_f
     let payload = make_folder(&src, "payload", &[1_500_000, 3_000_000]);
     let meta = make_torrent(&payload, 32 * 1024, &[]);
     let torrent = write_torrent(dir.path(), &meta);
-    let (_seeder, peer) = start_seeder(&torrent, &src);
+    let (_seeder, peer) = start_shoal_seeder(&torrent, &src, "--quiet", 30);
     let out = dir.path().join("small");
     let disk = Tmpfs::mount(&out, "2m");
 

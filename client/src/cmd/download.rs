@@ -144,6 +144,7 @@ pub(crate) async fn watch(
                         handle.stop().await;
                         anyhow::bail!("{message}");
                     }
+                    Event::Warning { message } => progress.line(&message),
                     // Said once per tracker; the engine keeps retrying.
                     Event::TrackerReply { url, error: Some(err), .. }
                         if tracker_errors.insert(url.clone()) =>

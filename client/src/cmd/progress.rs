@@ -151,6 +151,7 @@ fn event_json(e: &Event) -> serde_json::Value {
         }
         Event::Completed => json!({"event": "completed"}),
         Event::Error { message } => json!({"event": "error", "message": message}),
+        Event::Warning { message } => json!({"event": "warning", "message": message}),
         other => json!({"event": format!("{other:?}")}),
     }
 }

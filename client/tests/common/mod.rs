@@ -236,6 +236,39 @@ impl ChildGuard {
     }
 }
 
+/// Starts `shoal seed <torrent> --data <data>` (with `output_flag`, e.g. `--quiet` or
+/// `--json`) on a free loopback port and waits up to `secs` until it accepts connections
+/// (seeding starts once the data is checked). Returns the process and its address.
+pub fn start_shoal_seeder(
+    torrent: &Path,
+    data: &Path,
+    output_flag: &str,
+    secs: u64,
+) -> (ChildGuard, String) {
+    let listen = format!("127.0.0.1:{}", free_port());
+    let seeder = ChildGuard::spawn(
+        env!("CARGO_BIN_EXE_shoal"),
+        &[
+            "seed",
+            torrent.to_str().unwrap(),
+            "--data",
+            data.to_str().unwrap(),
+            "--listen",
+            &listen,
+            output_flag,
+        ],
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+    while std::net::TcpStream::connect(&listen).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "seeder never listened"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (seeder, listen)
+}
+
 /// The libtorrent helper script.
 pub fn lt_script() -> String {
     format!("{}/tests/peers/lt_peer.py", env!("CARGO_MANIFEST_DIR"))
