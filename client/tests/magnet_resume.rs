@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use common::*;
 use metainfo::{Magnet, Metainfo, TorrentVersion, to_hex};
-use shoal::{AddTorrent, Event, EventStream, Limits, Source, TorrentState};
+use shoal::{AddTorrent, Event, EventStream, Source, TorrentState};
 
 /// Trackers the magnet link carries (never reached: the sessions do not use trackers).
 fn trackers() -> Vec<String> {
@@ -69,31 +69,12 @@ async fn seeder(
 /// Downloads `meta` by magnet link from `seed_addr` into `out`, slowly, and stops after
 /// a few verified pieces. Returns the pieces verified then.
 async fn download_then_stop(meta: &Metainfo, seed_addr: SocketAddr, out: &Path) -> u32 {
-    let first = session(false).await;
-    let mut a = AddTorrent::new(Source::Magnet(Magnet::from_metainfo(meta).to_string()), out);
-    a.peers = vec![seed_addr];
-    a.limits = Limits {
-        down: Some(400_000),
-        up: None,
-    };
-    let h = first.add(a).await.unwrap();
-    let mut events = h.events();
-    let mut seen = Vec::new();
-    let mut verified = 0;
-    wait_for(&mut events, &mut seen, 40, |e| {
-        if let Event::PieceVerified { .. } = e {
-            verified += 1;
-        }
-        (verified >= 8).then_some(())
-    })
-    .await;
-    h.stop().await;
-    let stopped = h.stats();
+    let source = Source::Magnet(Magnet::from_metainfo(meta).to_string());
+    let stopped = download_some_then_stop(source, seed_addr, out, 8, 40).await;
     assert!(
         stopped.pieces_have >= 8 && stopped.pieces_have < meta.num_pieces(),
         "{stopped:?}"
     );
-    first.shutdown().await;
     stopped.pieces_have
 }
 

@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use shoal::{AddTorrent, Event, Limits, Source};
+use shoal::{AddTorrent, Event, Source};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stop_and_restart_continues_from_verified_pieces() {
@@ -23,36 +23,12 @@ async fn stop_and_restart_continues_from_verified_pieces() {
 
     // A slow download (limited to 400 kB/s), stopped after a few pieces.
     let out = dir.path().join("out");
-    let first = session(false).await;
-    let mut a = AddTorrent::new(Source::TorrentBytes(meta.to_torrent_bytes()), &out);
-    a.peers = vec![seed_addr];
-    a.limits = Limits {
-        down: Some(400_000),
-        up: None,
-    };
-    let h = first.add(a).await.unwrap();
-    let mut events = h.events();
-    let mut verified = 0;
-    tokio::time::timeout(Duration::from_secs(30), async {
-        while let Some(e) = events.next().await {
-            if let Event::PieceVerified { .. } = e {
-                verified += 1;
-                if verified >= 8 {
-                    return;
-                }
-            }
-        }
-    })
-    .await
-    .expect("no progress");
-    h.stop().await;
-    let stopped = h.stats();
+    let source = Source::TorrentBytes(meta.to_torrent_bytes());
+    let stopped = download_some_then_stop(source, seed_addr, &out, 8, 30).await;
     assert!(
         stopped.pieces_have >= 8 && stopped.pieces_have < total,
         "{stopped:?}"
     );
-    first.shutdown().await;
-    drop(first);
 
     // A new session on the same folder: verified pieces come back from resume data.
     let second = session(false).await;

@@ -134,6 +134,44 @@ pub async fn wait_completed(handle: &TorrentHandle, secs: u64) {
         .unwrap_or_else(|_| panic!("not complete in {secs} s: {:?}", handle.stats()));
 }
 
+/// Downloads `source` into `out` from `seed` in a new session, slowly (400 kB/s), stops
+/// once `pieces` pieces are verified (within `secs`), shuts the session down and returns
+/// the torrent's statistics at the stop.
+pub async fn download_some_then_stop(
+    source: Source,
+    seed: std::net::SocketAddr,
+    out: &Path,
+    pieces: u32,
+    secs: u64,
+) -> shoal::Stats {
+    let first = session(false).await;
+    let mut a = AddTorrent::new(source, out);
+    a.peers = vec![seed];
+    a.limits = shoal::Limits {
+        down: Some(400_000),
+        up: None,
+    };
+    let h = first.add(a).await.unwrap();
+    let mut events = h.events();
+    let mut verified = 0;
+    tokio::time::timeout(Duration::from_secs(secs), async {
+        while let Some(e) = events.next().await {
+            if let Event::PieceVerified { .. } = e {
+                verified += 1;
+                if verified >= pieces {
+                    return;
+                }
+            }
+        }
+    })
+    .await
+    .expect("no progress");
+    h.stop().await;
+    let stopped = h.stats();
+    first.shutdown().await;
+    stopped
+}
+
 /// Every file under `a` has the same bytes under `b`.
 pub fn assert_same_tree(a: &Path, b: &Path) {
     let mut n = 0;
