@@ -70,12 +70,28 @@ impl PieceHashes {
 /// of [`BLOCK_SIZE`], so v2 blocks never straddle two chunks.
 pub(crate) const CHUNK: usize = 128 * 1024;
 
+/// Alignment of the read buffer: a page. Where the buffer starts within a page matters to
+/// the kernel's copy out of the page cache: on this project's AMD EPYC build machine a
+/// buffer 16 bytes into a page (what glibc's `malloc` returns for a 128 KiB buffer, which
+/// it maps on its own) made every `pread` three times as slow as a page-aligned one.
+const BUF_ALIGN: usize = 4096;
+
 /// Scratch space of one verifying thread, reused from piece to piece: the read buffer
-/// (one [`CHUNK`]) and the leaf hashes of a v2 piece.
+/// (one [`CHUNK`], page-aligned) and the leaf hashes of a v2 piece.
 #[derive(Debug, Default)]
 pub(crate) struct Scratch {
     buf: Vec<u8>,
     leaves: Vec<[u8; 32]>,
+}
+
+/// `len` (at most [`CHUNK`]) bytes of `buf` starting on a page boundary; `buf` is
+/// allocated on first use, once.
+fn aligned_chunk(buf: &mut Vec<u8>, len: usize) -> &mut [u8] {
+    if buf.len() < CHUNK + BUF_ALIGN {
+        *buf = vec![0; CHUNK + BUF_ALIGN];
+    }
+    let start = (BUF_ALIGN - buf.as_ptr() as usize % BUF_ALIGN) % BUF_ALIGN;
+    &mut buf[start..start + len]
 }
 
 /// What a v2 piece must hash to.
@@ -127,15 +143,12 @@ impl PieceHashes {
             v2.as_ref().map_or(size, |t| t.in_file)
         };
         let v2_end = v2.as_ref().map_or(0, |t| t.in_file);
-        if scratch.buf.len() < CHUNK.min(len) {
-            scratch.buf.resize(CHUNK.min(len), 0);
-        }
         scratch.leaves.clear();
         let mut sha1 = want_v1.map(|_| Sha1::new());
         let mut done = 0;
         while done < len {
             let n = CHUNK.min(len - done);
-            let chunk = &mut scratch.buf[..n];
+            let chunk = aligned_chunk(&mut scratch.buf, n);
             // Offsets fit in u32: a piece is at most MAX_PIECE_LENGTH bytes.
             read(done as u32, chunk)?;
             if let Some(h) = &mut sha1 {
