@@ -19,7 +19,7 @@ use crate::error::{Error, Result};
 use crate::ratelimit::SharedLimiter;
 use crate::rng::SmallRng;
 use crate::torrent::{State, Torrent};
-use crate::types::{AddTorrent, Event, Limits, SessionConfig, Source, Stats, TorrentState};
+use crate::types::{AddTorrent, Event, Limits, SessionConfig, Source, Stats};
 
 /// What every torrent of a session shares.
 #[derive(Debug)]
@@ -196,36 +196,7 @@ impl Session {
             peer_id: self.shared.peer_id,
             output: add.output.clone(),
             session: self.shared.clone(),
-            state: Mutex::new(State {
-                active: None,
-                picker: None,
-                bufs: HashMap::new(),
-                peers: HashMap::new(),
-                next_peer: 0,
-                strikes: HashMap::new(),
-                banned: Default::default(),
-                status: if meta.is_some() {
-                    TorrentState::Checking
-                } else {
-                    TorrentState::FetchingMetadata
-                },
-                metadata: None,
-                meta_known: meta.is_some(),
-                downloaded: 0,
-                uploaded: 0,
-                down_rate: 0,
-                up_rate: 0,
-                completed_reported: false,
-                sequential: add.sequential,
-                hashing: 0,
-                trackers,
-                name,
-                file_priorities: Vec::new(),
-                deadlines: Vec::new(),
-                layers: None,
-                layer_trees: HashMap::new(),
-                hashes_served: HashMap::new(),
-            }),
+            state: Mutex::new(State::new(meta.is_some(), add.sequential, trackers, name)),
             subscribers: Mutex::new(vec![early_tx]),
             early_events: Mutex::new(Some(early_rx)),
             down_limit: SharedLimiter::new(add.limits.down),

@@ -174,6 +174,46 @@ pub(crate) struct State {
 }
 
 impl State {
+    /// The state of a torrent just added: its metadata known (a .torrent, or a magnet's
+    /// saved metadata) or to be fetched, nothing connected or transferred yet.
+    pub fn new(
+        meta_known: bool,
+        sequential: bool,
+        trackers: Vec<Vec<String>>,
+        name: Option<String>,
+    ) -> State {
+        State {
+            active: None,
+            picker: None,
+            bufs: HashMap::new(),
+            peers: HashMap::new(),
+            next_peer: 0,
+            strikes: HashMap::new(),
+            banned: HashSet::new(),
+            status: if meta_known {
+                TorrentState::Checking
+            } else {
+                TorrentState::FetchingMetadata
+            },
+            metadata: None,
+            meta_known,
+            downloaded: 0,
+            uploaded: 0,
+            down_rate: 0,
+            up_rate: 0,
+            completed_reported: false,
+            sequential,
+            hashing: 0,
+            trackers,
+            name,
+            file_priorities: Vec::new(),
+            deadlines: Vec::new(),
+            layers: None,
+            layer_trees: HashMap::new(),
+            hashes_served: HashMap::new(),
+        }
+    }
+
     /// Whether we are seeding (every wanted piece here).
     pub fn is_complete(&self) -> bool {
         self.picker.as_ref().is_some_and(Picker::wanted_complete)
@@ -495,32 +535,7 @@ mod tests {
             peer_id: PeerId([b'S'; 20]),
             output: PathBuf::from("unused"),
             session,
-            state: Mutex::new(State {
-                active: None,
-                picker: None,
-                bufs: HashMap::new(),
-                peers: HashMap::new(),
-                next_peer: 0,
-                strikes: HashMap::new(),
-                banned: HashSet::new(),
-                status: TorrentState::FetchingMetadata,
-                metadata: None,
-                meta_known: false,
-                downloaded: 0,
-                uploaded: 0,
-                down_rate: 0,
-                up_rate: 0,
-                completed_reported: false,
-                sequential: false,
-                hashing: 0,
-                trackers: Vec::new(),
-                name: None,
-                file_priorities: Vec::new(),
-                deadlines: Vec::new(),
-                layers: None,
-                layer_trees: HashMap::new(),
-                hashes_served: HashMap::new(),
-            }),
+            state: Mutex::new(State::new(false, false, Vec::new(), None)),
             subscribers: Mutex::new(Vec::new()),
             early_events: Mutex::new(None),
             down_limit: SharedLimiter::new(None),
