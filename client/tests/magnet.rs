@@ -60,6 +60,17 @@ async fn magnet_swarm(meta: &metainfo::Metainfo, src: &std::path::Path, payload:
     wait_completed(&h, 60).await;
     assert_eq!(h.stats().have_len, meta.total_length());
     assert_same_tree(payload, &out.path().join(payload.file_name().unwrap()));
+    // The fetched metadata is kept for a restart: the same info dictionary, and the piece
+    // layers when they were fetched (v2; a hybrid download uses its v1 hashes).
+    let saved = out.path().join(".shoal").join(format!(
+        "{}.torrent",
+        metainfo::to_hex(&meta.info_hash().wire())
+    ));
+    let saved = metainfo::Metainfo::from_bytes(&std::fs::read(saved).unwrap()).unwrap();
+    assert_eq!(saved.info_bytes(), meta.info_bytes());
+    if meta.version() == metainfo::TorrentVersion::V2 {
+        assert!(saved.has_all_piece_layers());
+    }
     leecher.shutdown().await;
     seeder.shutdown().await;
 }
