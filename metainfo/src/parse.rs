@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
 
 use bencode::{Decoder, Dict, List, Value};
 use sha1::{Digest, Sha1};
@@ -123,13 +124,13 @@ impl<'a> InfoScan<'a> {
         Ok((end, info))
     }
 
-    fn parse(self, hasher: Option<Hasher<'_>>) -> Result<Metainfo> {
+    fn parse(self, hashing: &Progress) -> Result<Metainfo> {
         let entries = self.entries.map_err(|found| Error::NotADictionary {
             what: "info",
             found,
         })?;
         let dict = decoded(&entries)?;
-        parse_info_dict(self.raw, &dict, self.files, hasher)
+        parse_info_dict(self.raw, &dict, self.files, hashing)
     }
 }
 
@@ -146,18 +147,26 @@ fn decoded<'a>(entries: &[(&'a [u8], Span<'a>)]) -> Result<Dict<'a>> {
 /// smaller ones (all but torrents of thousands of files or pieces) stay on one thread.
 const PARALLEL_HASH_MIN: usize = 256 * 1024;
 
-/// How far the scan of an info dict has gone, for the thread hashing behind it.
+/// How far the scan of an info dict has gone, for the thread hashing behind it, and
+/// what that thread has hashed so far.
 #[derive(Debug, Default)]
 struct Progress {
     /// Bytes before this offset are inside the info dict and checked.
     safe: AtomicUsize,
     /// The scan of the info dict is over: `safe` is its end, or it failed.
     done: AtomicBool,
+    /// The hash so far; the parser takes it when it needs the hash, and finishes it
+    /// itself rather than wait for a thread the machine may not be running.
+    state: Mutex<Option<HashState>>,
 }
 
 impl Progress {
     fn reached(&self, offset: usize) {
         self.safe.store(offset, Ordering::Release);
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, Option<HashState>> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -172,39 +181,38 @@ impl Drop for ScanOver<'_> {
 }
 
 /// The SHA-1 of the first `copy.len()` bytes of an info dict, and those bytes.
-struct Speculative {
-    /// The address of the first byte hashed.
+#[derive(Debug)]
+struct HashState {
+    /// The address of the first byte of the info dict.
     from: usize,
     sha1: Sha1,
     copy: Vec<u8>,
 }
 
-/// The thread computing a [`Speculative`] hash.
-type Hasher<'scope> = std::thread::ScopedJoinHandle<'scope, Speculative>;
-
 /// Copies and SHA-1-hashes `input` from `start` as far as the scan has checked it to be
-/// inside the info dict, until the scan is over. SHA-1 because most torrents are v1 or
-/// hybrid; for a v2-only torrent the work is wasted and SHA-256 is computed after.
-fn hash_behind(input: &[u8], start: usize, progress: &Progress) -> Speculative {
-    const CHUNK: usize = 32 * 1024;
-    let mut sha1 = Sha1::new();
-    let mut copy = Vec::new();
-    let mut at = start;
+/// inside the info dict, until the scan is over or the parser takes the hash over.
+/// SHA-1 because most torrents are v1 or hybrid; for v2 the copy is what is used.
+fn hash_behind(input: &[u8], start: usize, progress: &Progress) {
+    const CHUNK: usize = 16 * 1024;
     loop {
         let over = progress.done.load(Ordering::Acquire);
         let safe = progress.safe.load(Ordering::Acquire).min(input.len());
+        let mut guard = progress.state();
+        let Some(state) = guard.as_mut() else {
+            return;
+        };
+        let at = start + state.copy.len();
         if safe > at {
-            let to = if over { safe } else { safe.min(at + CHUNK) };
-            let chunk = &input[at..to];
-            copy.extend_from_slice(chunk);
-            sha1.update(chunk);
-            at = to;
-        } else if over {
-            let from = input[start..].as_ptr() as usize;
-            return Speculative { from, sha1, copy };
-        } else {
-            std::thread::yield_now();
+            let chunk = &input[at..safe.min(at + CHUNK)];
+            state.copy.extend_from_slice(chunk);
+            state.sha1.update(chunk);
+            continue;
         }
+        drop(guard);
+        if over {
+            return;
+        }
+        std::hint::spin_loop();
     }
 }
 
@@ -214,15 +222,20 @@ fn start_hasher<'scope, 'env>(
     input: &'env [u8],
     pos: usize,
     progress: &'env Progress,
-) -> Option<Hasher<'scope>> {
+) {
     if input.len() - pos < PARALLEL_HASH_MIN || input.get(pos) != Some(&b'd') {
-        return None;
+        return;
     }
     progress.reached(pos);
-    std::thread::Builder::new()
+    *progress.state() = Some(HashState {
+        from: input[pos..].as_ptr() as usize,
+        sha1: Sha1::new(),
+        copy: Vec::with_capacity(input.len() - pos),
+    });
+    // Without the thread, the parser hashes it all itself.
+    let _ = std::thread::Builder::new()
         .name("metainfo-hash".into())
-        .spawn_scoped(scope, move || hash_behind(input, pos, progress))
-        .ok()
+        .spawn_scoped(scope, move || hash_behind(input, pos, progress));
 }
 
 /// Parses a whole .torrent file.
@@ -246,10 +259,9 @@ fn parse_torrent_in<'scope, 'env>(
     }
     let mut top = Vec::with_capacity(8);
     let mut info = None;
-    let mut hasher = None;
     scan::dict(bytes, 0, 0, |key, pos| {
         if key == b"info" && info.is_none() {
-            hasher = start_hasher(scope, bytes, pos, progress);
+            start_hasher(scope, bytes, pos, progress);
             let _over = ScanOver(progress);
             let (end, scanned) = InfoScan::read(bytes, pos, 1, Some(progress))?;
             progress.reached(end);
@@ -262,7 +274,7 @@ fn parse_torrent_in<'scope, 'env>(
     })
     .map_err(|Malformed| decode_error(bytes, false))?;
     let info = info.ok_or_else(|| Error::missing("info"))?;
-    let mut meta = info.parse(hasher)?;
+    let mut meta = info.parse(progress)?;
     read_top_level(&decoded(&top)?, &mut meta)?;
     Ok(meta)
 }
@@ -271,7 +283,7 @@ fn parse_torrent_in<'scope, 'env>(
 pub(crate) fn parse_info_bytes(info: &[u8]) -> Result<Metainfo> {
     let progress = Progress::default();
     std::thread::scope(|scope| {
-        let hasher = start_hasher(scope, info, 0, &progress);
+        start_hasher(scope, info, 0, &progress);
         let scanned = {
             let _over = ScanOver(&progress);
             let scanned = InfoScan::read(info, 0, 0, Some(&progress));
@@ -291,7 +303,7 @@ pub(crate) fn parse_info_bytes(info: &[u8]) -> Result<Metainfo> {
             entries,
             files,
         }
-        .parse(hasher)
+        .parse(&progress)
     })
 }
 
@@ -868,7 +880,7 @@ fn parse_info_dict<'a>(
     raw: &'a [u8],
     info: &Dict<'a>,
     files: Option<Result<Vec<RawFile<'a>>>>,
-    hasher: Option<Hasher<'_>>,
+    hashing: &Progress,
 ) -> Result<Metainfo> {
     let v2 = match int_at(info, b"meta version", "info.meta version")? {
         None => false,
@@ -1042,7 +1054,7 @@ fn parse_info_dict<'a>(
 
     let (info_hash, info_bytes) = match hashed {
         Some(hashed) => hashed,
-        None => finish_hash(raw, version, hasher),
+        None => finish_hash(raw, version, hashing),
     };
 
     // Only UTF-8 was appended (one check here instead of one per component).
@@ -1133,25 +1145,28 @@ fn hash_and_copy(raw: &[u8], version: TorrentVersion) -> (InfoHash, Vec<u8>) {
     (hash, copy)
 }
 
-/// The info-hash(es) of `raw` and an owned copy of it, from what `hasher` did if it
-/// hashed all of `raw`.
-fn finish_hash(
-    raw: &[u8],
-    version: TorrentVersion,
-    hasher: Option<Hasher<'_>>,
-) -> (InfoHash, Vec<u8>) {
-    let speculative = hasher.map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
-    match speculative {
-        Some(Speculative { from, sha1, copy })
-            if from == raw.as_ptr() as usize && copy.len() == raw.len() =>
-        {
-            let v1 = || sha1.finalize().into();
+/// The info-hash(es) of `raw` and an owned copy of it, continuing from what the hashing
+/// thread did, if there is one.
+fn finish_hash(raw: &[u8], version: TorrentVersion, hashing: &Progress) -> (InfoHash, Vec<u8>) {
+    let state = hashing.state().take();
+    match state {
+        Some(HashState {
+            from,
+            sha1,
+            mut copy,
+        }) if from == raw.as_ptr() as usize && copy.len() <= raw.len() => {
+            let rest = &raw[copy.len()..];
+            copy.extend_from_slice(rest);
+            let v1 = |mut sha1: Sha1| -> [u8; 20] {
+                sha1.update(rest);
+                sha1.finalize().into()
+            };
             let hash = match version {
-                TorrentVersion::V1 => InfoHash::V1(v1()),
+                TorrentVersion::V1 => InfoHash::V1(v1(sha1)),
                 TorrentVersion::V2 => InfoHash::V2(Sha256::digest(&copy).into()),
                 TorrentVersion::Hybrid => InfoHash::Hybrid {
+                    v1: v1(sha1),
                     v2: Sha256::digest(&copy).into(),
-                    v1: v1(),
                 },
             };
             (hash, copy)
