@@ -74,7 +74,7 @@ fn bench(c: &mut Criterion) {
     });
 
     // A cost every parse of this torrent has, whatever the code: the SHA-1 of the info
-    // dict (on a second thread, overlapping the parse, for info dicts of 256 KiB or more).
+    // dict (the info-hash).
     let info_dict = {
         let top = bencode::decode(&v1).unwrap();
         let info = top.as_dict().unwrap().get(b"info").unwrap();

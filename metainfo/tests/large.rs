@@ -1,6 +1,7 @@
-//! Torrents whose info dict is large enough to be hashed on a second thread while it is
-//! parsed: the info-hashes and info bytes must be those of the exact info span, whatever
-//! follows the info dict, for v1, v2 and hybrid; bad input still gets the decoder's error.
+//! Torrents with large info dicts (thousands of files), read by the scan without a
+//! bencode tree: the info-hashes and info bytes must be those of the exact info span,
+//! whatever follows the info dict, for v1, v2 and hybrid; bad input still gets the
+//! decoder's error.
 
 use bencode::{Dict, List, Value};
 use sha1::{Digest, Sha1};
