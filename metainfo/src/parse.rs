@@ -926,8 +926,10 @@ fn parse_info_dict<'a>(
     // Only UTF-8 was appended (one check here instead of one per component).
     let mut paths = String::from_utf8(paths)
         .map_err(|_| Error::invalid("info.files", "a sanitised path is not UTF-8"))?;
-    let renames = unique_renames(ranges.len(), |i| &paths[ranges[i].clone()])
-        .map_err(|reason| Error::invalid("info.files", reason))?;
+    let renames = unique_renames(ranges.len(), |i| {
+        (!raw_files[i].pad).then(|| &paths[ranges[i].clone()])
+    })
+    .map_err(|reason| Error::invalid("info.files", reason))?;
     for (i, path) in renames {
         let start = paths.len();
         paths.push_str(&path);
@@ -1269,6 +1271,37 @@ mod tests {
         assert_eq!(meta.name(), "C_top");
         assert_eq!(paths(&meta), ["C_top/d/a", "C_top/d/a.1", "C_top/b"]);
         assert_eq!(meta.files()[2].offset, 2);
+    }
+
+    #[test]
+    fn pad_files_may_share_a_path_as_in_libtorrent() {
+        // 150 one-byte files, each followed by a pad file of 16383 bytes: libtorrent 2.0.8
+        // loads this with 149 pad files named `padtest/.pad/16383`.
+        let mut files = String::new();
+        for i in 0..150 {
+            let name = if i == 149 { 0 } else { i };
+            files += &format!("d6:lengthi1e4:pathl4:f{name:03}ee");
+            if i < 149 {
+                files += "d4:attr1:p6:lengthi16383e4:pathl4:.pad5:16383ee";
+            }
+        }
+        let info = format!(
+            "d5:filesl{files}e4:name7:padtest12:piece lengthi16384e6:pieces{}:{}e",
+            150 * 20,
+            "a".repeat(150 * 20)
+        );
+        let meta = parse_torrent(format!("d4:info{info}e").as_bytes()).unwrap();
+        let all = paths(&meta);
+        assert_eq!(all.len(), 299);
+        assert!(
+            meta.files()
+                .iter()
+                .filter(|f| f.pad)
+                .all(|f| f.path == ["padtest", ".pad", "16383"])
+        );
+        // Real files are still made unique: the last one repeats the first one's name.
+        assert_eq!(all[0], "padtest/f000");
+        assert_eq!(all[298], "padtest/f000.1");
     }
 
     #[test]

@@ -8,7 +8,8 @@
 //! - control characters and invalid UTF-8 become `_`; `:` of a drive prefix (`C:`) becomes
 //!   `_`; Windows reserved device names (`CON`, `nul.txt`, `COM1`...) get a `_` suffix;
 //! - components longer than 240 bytes are shortened to 240 bytes plus the extension;
-//! - duplicate paths get `.1`, `.2`, ... before the extension (at most 100 tries).
+//! - duplicate paths get `.1`, `.2`, ... before the extension (at most 100 tries); pad
+//!   files take no part.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -221,25 +222,32 @@ fn before_and_apart(a: &str, b: &str) -> bool {
 }
 
 /// Makes every path unique: a path equal to an earlier file's, or to a folder of an
-/// earlier file, gets a `.N` suffix. Pad files take part so they never collide either.
-/// `path_of(i)` is the `i`th of `count` paths, components joined by `/`. Returns the
-/// renames `(index, new path)`; errors (with the path) when a path needs more than
-/// [`MAX_DUPLICATE_TRIES`] renames.
+/// earlier file, gets a `.N` suffix. `path_of(i)` is the `i`th of `count` paths,
+/// components joined by `/`, or `None` for a path that takes no part: pad files, which
+/// are never written to disk and may share a name (libtorrent 2.0.8 leaves them as they
+/// are too). Returns the renames `(index, new path)`; errors (with the path) when a path
+/// needs more than [`MAX_DUPLICATE_TRIES`] renames.
 pub(crate) fn unique_renames<'p>(
     count: usize,
-    path_of: impl Fn(usize) -> &'p str,
+    path_of: impl Fn(usize) -> Option<&'p str>,
 ) -> Result<Vec<(usize, String)>, String> {
+    let paths = || (0..count).filter_map(|i| path_of(i).map(|p| (i, p)));
     // Comparison is exact (case-sensitive), as libtorrent's. Fast path: paths in strictly
     // increasing component order with no path a folder of the next are unique, and no
     // file is a folder of another (paths sharing a folder are contiguous in this order).
-    let sorted_and_clear = (1..count).all(|i| before_and_apart(path_of(i - 1), path_of(i)));
+    let mut last: Option<&str> = None;
+    let sorted_and_clear = paths().all(|(_, path)| {
+        let clear = last.is_none_or(|before| before_and_apart(before, path));
+        last = Some(path);
+        clear
+    });
     if sorted_and_clear {
         return Ok(Vec::new());
     }
     // Keys borrow the paths; only renamed paths are owned.
     let mut dirs: HashSet<&str> = HashSet::new();
     let mut previous = "";
-    for path in (0..count).map(&path_of) {
+    for (_, path) in paths() {
         for (end, _) in path.match_indices('/') {
             // Sorted file lists repeat the folders of the previous path: skip those.
             if previous.len() > end
@@ -255,7 +263,7 @@ pub(crate) fn unique_renames<'p>(
     let mut files: HashSet<&str> = HashSet::with_capacity(count);
     let mut renamed: HashSet<String> = HashSet::new();
     let mut renames = Vec::new();
-    for (i, path) in (0..count).map(&path_of).enumerate() {
+    for (i, path) in paths() {
         let taken = |p: &str| files.contains(p) || dirs.contains(p) || renamed.contains(p);
         if !taken(path) {
             files.insert(path);
@@ -514,7 +522,7 @@ mod tests {
     }
 
     fn unique(paths: &mut [String]) -> Result<(), String> {
-        let renames = unique_renames(paths.len(), |i| paths[i].as_str())?;
+        let renames = unique_renames(paths.len(), |i| Some(paths[i].as_str()))?;
         for (i, new) in renames {
             paths[i] = new;
         }
