@@ -263,6 +263,14 @@ impl<'a> RawPath<'a> {
         }
     }
 
+    /// About the length of the path made of these components.
+    fn encoded_len(&self) -> usize {
+        match self {
+            RawPath::List(list) => list.len(),
+            RawPath::Parts(parts) => parts.iter().map(|p| p.len() + 1).sum(),
+        }
+    }
+
     fn texts(&self) -> Vec<String> {
         self.iter().map(text).collect()
     }
@@ -852,7 +860,13 @@ fn parse_info_dict<'a>(
     let mut offset: u64 = 0;
     let mut total: u64 = 0;
     let mut offsets: Vec<u64> = Vec::with_capacity(raw_files.len());
-    let mut paths: Vec<u8> = Vec::with_capacity(raw_files.len() * (name.len() + 24));
+    // Room for every path at once (a raw path list is about as long as the path made of
+    // it), so the buffer is not copied as it grows.
+    let room: usize = raw_files
+        .iter()
+        .map(|f| name.len() + 2 + f.raw_path.encoded_len())
+        .sum();
+    let mut paths: Vec<u8> = Vec::with_capacity(room);
     let mut ranges: Vec<std::ops::Range<usize>> = Vec::with_capacity(raw_files.len());
     for f in &raw_files {
         offsets.push(offset);
