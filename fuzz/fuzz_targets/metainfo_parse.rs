@@ -44,7 +44,7 @@ fuzz_target!(|data: &[u8]| {
     let mut total = 0;
     for f in meta.files() {
         assert!(!f.path.is_empty());
-        f.path.iter().for_each(|c| check_component(c));
+        f.path.iter().for_each(check_component);
         if let Some(target) = &f.symlink {
             target.iter().for_each(|c| check_component(c));
         }
