@@ -14,6 +14,9 @@
 //! All IO is synchronous; every `PieceStore` method takes `&self` and is safe to call from
 //! several threads.
 #![deny(missing_docs, missing_debug_implementations)]
+// The workspace forbids unsafe code; this crate's Cargo.toml relaxes that to "deny" for the
+// read_floor bench's mmap rows only, so the library says "forbid" again here.
+#![forbid(unsafe_code)]
 
 mod bitfield;
 mod error;
