@@ -6,6 +6,8 @@
 #
 #   scripts/bench-client.sh [SIZE_MIB=256] [RUNS=1] [all|leech|seed]
 #
+# SKIP_ARIA2=1 leaves aria2 out (some of its runs stall near 4 MB/s for minutes).
+#
 # Needs: /usr/bin/python3 with libtorrent (python3-libtorrent), aria2c, /usr/bin/time.
 set -euo pipefail
 SIZE=${1:-256}
@@ -42,7 +44,8 @@ mkdir -p "$WORK/seed"
 head -c $((SIZE * 1024 * 1024)) /dev/urandom > "$WORK/seed/payload.bin"
 TPORT=$(free_port)
 "$SHOAL" tracker --http "127.0.0.1:$TPORT" --interval 5 > "$WORK/tracker.log" 2>&1 &
-PIDS+=($!)
+TRACKERPID=$!
+PIDS+=($TRACKERPID)
 "$SHOAL" create "$WORK/seed/payload.bin" -l 1M -t "http://127.0.0.1:$TPORT/announce" -o "$WORK/t.torrent" > /dev/null
 
 $LT seed --quiet --torrent "$WORK/t.torrent" --save "$WORK/seed" > "$WORK/ltseed.out" 2>/dev/null &
@@ -80,7 +83,7 @@ measure warm-up $LT leech --quiet --torrent "$WORK/t.torrent" --save "$WORK/out"
 for run in $(seq 1 "$RUNS"); do
     measure shoal "$SHOAL" download "$WORK/t.torrent" -o "$WORK/out" --peer "127.0.0.1:$SEEDPORT" --listen 127.0.0.1:0 --quiet
     measure libtorrent $LT leech --quiet --torrent "$WORK/t.torrent" --save "$WORK/out" --peer "127.0.0.1:$SEEDPORT"
-    measure aria2 aria2c --no-conf --quiet --interface=127.0.0.1 --enable-dht=false --bt-enable-lpd=false \
+    [ -n "${SKIP_ARIA2:-}" ] || measure aria2 aria2c --no-conf --quiet --interface=127.0.0.1 --enable-dht=false --bt-enable-lpd=false \
         --enable-peer-exchange=false --bt-require-crypto=false --seed-time=0 --file-allocation=none \
         --listen-port="$(free_port)" -d "$WORK/out" "$WORK/t.torrent"
 done
@@ -88,6 +91,11 @@ fi
 [ "$WHAT" = leech ] && exit 0
 
 echo "seeding $SIZE MiB to a libtorrent leecher"
+# Stop the tracker first: otherwise the leecher finds both seeders through it and the
+# libtorrent seeder serves part of every "shoal->libtorrent" run (and shoal part of every
+# "libtorrent->libtorrent" one). The seeder CPU column shows that it stays idle.
+kill "$TRACKERPID" 2>/dev/null || true
+wait "$TRACKERPID" 2>/dev/null || true
 # shoal seeds from the payload folder; libtorrent leeches from it.
 "$SHOAL" seed "$WORK/t.torrent" --data "$WORK/seed" --listen 127.0.0.1:0 --quiet --json > "$WORK/shoalseed.out" 2>&1 &
 SHOALSEED=$!
