@@ -182,8 +182,8 @@ impl PieceHashes {
     }
 }
 
-/// The v2 hash `piece` must match, as [`check_v2`] finds it; `None` when the piece layer
-/// has no entry for it (a mismatch).
+/// The v2 hash `piece` must match; `None` when the piece layer has no entry for it (a
+/// mismatch).
 fn v2_target(v2: &[Option<FileHashes>], layout: &Layout, piece: u32) -> Result<Option<V2Target>> {
     let Some((file, index)) = layout.v2_piece(piece)? else {
         return Err(Error::BadHashes(format!(
@@ -300,26 +300,16 @@ fn check_v1(v1: &[[u8; 20]], piece: u32, data: &[u8]) -> bool {
 }
 
 fn check_v2(v2: &[Option<FileHashes>], layout: &Layout, piece: u32, data: &[u8]) -> Result<bool> {
-    let Some((file, index)) = layout.v2_piece(piece)? else {
-        return Err(Error::BadHashes(format!(
-            "piece {piece} does not start a v2 file piece"
-        )));
-    };
-    let Some(Some(h)) = v2.get(file) else {
-        return Err(Error::BadHashes(format!("no v2 hashes for file {file}")));
-    };
-    let f = &layout.files()[file];
-    let pl = layout.piece_length();
-    let in_file = (f.length - u64::from(index) * pl).min(pl) as usize;
-    let Some(bytes) = data.get(..in_file) else {
+    let Some(t) = v2_target(v2, layout, piece)? else {
         return Ok(false);
     };
-    if f.length <= pl {
-        Ok(file_root_single_piece(bytes) == h.pieces_root)
-    } else {
-        let leaves = (pl / BLOCK_SIZE as u64) as usize;
-        Ok(h.piece_layer.get(index as usize) == Some(&piece_root(bytes, leaves)))
-    }
+    let Some(bytes) = data.get(..t.in_file) else {
+        return Ok(false);
+    };
+    Ok(match t.leaves {
+        None => file_root_single_piece(bytes) == t.want,
+        Some(leaves) => piece_root(bytes, leaves) == t.want,
+    })
 }
 
 /// SHA-256 of each 16 KiB block of `data` (the last block may be shorter).
