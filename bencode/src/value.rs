@@ -64,6 +64,18 @@ fn small(n: usize) -> u32 {
     u32::try_from(n).expect("a container holds fewer than 2^32 items")
 }
 
+/// The `len` items after the header slot at `start` (nothing for an empty container).
+#[inline]
+fn body<T>(arena: &Option<Arc<[T]>>, start: u32, len: u32) -> &[T] {
+    match arena {
+        None => &[],
+        Some(slots) => {
+            let from = start as usize + 1;
+            slots.get(from..from + len as usize).unwrap_or_default()
+        }
+    }
+}
+
 /// The header and items of a container, `arena[start..=start + len]`, made uniquely owned
 /// with at least `extra` free slots after them (spare slots hold `filler()`). Shared items
 /// are cloned (O(1) each), owned ones moved; the arena grows by doubling.
@@ -198,15 +210,7 @@ impl<'a> List<'a> {
     /// The items in order.
     #[inline]
     pub fn items(&self) -> &[Value<'a>] {
-        match &self.arena {
-            None => &[],
-            Some(slots) => {
-                let from = self.start as usize + 1;
-                slots
-                    .get(from..from + self.len as usize)
-                    .unwrap_or_default()
-            }
-        }
+        body(&self.arena, self.start, self.len)
     }
 
     /// The items, taken out of the list (children are shared, not copied).
@@ -351,15 +355,7 @@ impl<'a> Dict<'a> {
     /// The entries in the order they were seen (or inserted).
     #[inline]
     pub fn entries(&self) -> &[(&'a [u8], Value<'a>)] {
-        match &self.arena {
-            None => &[],
-            Some(slots) => {
-                let from = self.start as usize + 1;
-                slots
-                    .get(from..from + self.len as usize)
-                    .unwrap_or_default()
-            }
-        }
+        body(&self.arena, self.start, self.len)
     }
 
     /// The entries, taken out of the dictionary (children are shared, not copied).
