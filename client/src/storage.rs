@@ -35,9 +35,7 @@ impl Store {
         let (layout, hashes) = layout_and_hashes(meta)?;
         let storage = FileStorage::new(output, &layout, FileStorageOptions::default())
             .map_err(Error::from_store)?;
-        let resume_path = output
-            .join(".shoal")
-            .join(format!("{}.resume", to_hex(&meta.info_hash().wire())));
+        let resume_path = state_file(output, &meta.info_hash(), "resume");
         let inner = if recheck {
             let store = PieceStore::new(layout, storage, hashes).map_err(Error::from_store)?;
             store.recheck_all(0, &|_| {}).map_err(Error::from_store)?;
@@ -108,9 +106,15 @@ impl Store {
 /// `<output>/.shoal/<info-hash hex>.torrent`, named by the magnet's 20-byte wire hash
 /// like the resume data beside it.
 pub(crate) fn saved_torrent_path(output: &Path, info_hash: &InfoHash) -> PathBuf {
+    state_file(output, info_hash, "torrent")
+}
+
+/// `<output>/.shoal/<20-byte wire hash in hex>.<ext>`: where shoal keeps a torrent's
+/// state beside its download.
+fn state_file(output: &Path, info_hash: &InfoHash, ext: &str) -> PathBuf {
     output
         .join(".shoal")
-        .join(format!("{}.torrent", to_hex(&info_hash.wire())))
+        .join(format!("{}.{ext}", to_hex(&info_hash.wire())))
 }
 
 /// Writes `meta` as a whole .torrent (its info dictionary byte for byte, its piece layers,
