@@ -13,8 +13,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use metainfo::{BLOCK_SIZE, Metainfo, TorrentVersion};
-use sha2::{Digest, Sha256};
+use metainfo::{BLOCK_SIZE, Metainfo, TorrentVersion, hash_pair, pad_hash};
 use wire::{HashRequest, Hashes, Message};
 
 use crate::torrent::{State, Torrent};
@@ -51,22 +50,6 @@ fn charge(served: &mut ServedBudget, peer: u64, bytes: usize, now: Instant) -> b
     }
     *used += bytes;
     true
-}
-
-fn hash_pair(left: &[u8; 32], right: &[u8; 32]) -> [u8; 32] {
-    let mut h = Sha256::new();
-    h.update(left);
-    h.update(right);
-    h.finalize().into()
-}
-
-/// The hash of a subtree of `2^level` padding leaves (a padding leaf is 32 zero bytes).
-fn pad_hash(level: u32) -> [u8; 32] {
-    let mut h = [0u8; 32];
-    for _ in 0..level {
-        h = hash_pair(&h, &h);
-    }
-    h
 }
 
 /// The tree layer that holds piece hashes: log2 of the blocks per piece.

@@ -38,7 +38,7 @@ pub use build::{Progress, TorrentBuilder, auto_piece_length};
 pub use error::{Error, Result};
 pub use id::{InfoHash, ParseIdError, PeerId, from_hex, to_hex};
 pub use magnet::Magnet;
-pub use merkle::BLOCK_SIZE;
+pub use merkle::{BLOCK_SIZE, hash_pair, pad_hash};
 pub use metainfo::{FileEntry, Metainfo, TorrentVersion};
 pub use parse::{MAX_FILE_LENGTH, MAX_FILES, MAX_PIECE_LENGTH, MAX_PIECES};
 pub use path::{Components, FilePath, sanitize_component};

@@ -5,8 +5,9 @@ use sha2::{Digest, Sha256};
 /// The size of a v2 leaf block: 16 KiB.
 pub const BLOCK_SIZE: u64 = 16 * 1024;
 
-/// SHA-256 of the concatenation of two nodes.
-pub(crate) fn hash_pair(left: &[u8; 32], right: &[u8; 32]) -> [u8; 32] {
+/// SHA-256 of the concatenation of two nodes: a parent in a BEP 52 merkle tree.
+#[inline]
+pub fn hash_pair(left: &[u8; 32], right: &[u8; 32]) -> [u8; 32] {
     let mut h = Sha256::new();
     h.update(left);
     h.update(right);
@@ -14,7 +15,7 @@ pub(crate) fn hash_pair(left: &[u8; 32], right: &[u8; 32]) -> [u8; 32] {
 }
 
 /// The hash of a subtree of `2^level` zero leaves (a leaf of padding is 32 zero bytes).
-pub(crate) fn pad_hash(level: u32) -> [u8; 32] {
+pub fn pad_hash(level: u32) -> [u8; 32] {
     let mut h = [0u8; 32];
     for _ in 0..level {
         h = hash_pair(&h, &h);

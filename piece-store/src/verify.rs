@@ -4,6 +4,8 @@
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
 
+use metainfo::{hash_pair, pad_hash};
+
 use crate::error::{Error, Result};
 use crate::layout::Layout;
 
@@ -319,22 +321,9 @@ pub fn block_hashes(data: &[u8]) -> Vec<[u8; 32]> {
         .collect()
 }
 
-fn hash_pair(a: &[u8; 32], b: &[u8; 32]) -> [u8; 32] {
-    let mut h = Sha256::new();
-    h.update(a);
-    h.update(b);
-    h.finalize().into()
-}
-
-/// Root of a subtree with `leaves` (a power of two) zero leaves.
+/// Root of a subtree with `leaves` (rounded up to a power of two) zero leaves.
 fn zero_subtree(leaves: usize) -> [u8; 32] {
-    let mut h = [0u8; 32];
-    let mut n = 1;
-    while n < leaves {
-        h = hash_pair(&h, &h);
-        n *= 2;
-    }
-    h
+    pad_hash(leaves.max(1).next_power_of_two().trailing_zeros())
 }
 
 /// Merkle root of `layer`, padded to a power of two with `pad` (the root of an all-zero
