@@ -16,7 +16,8 @@ WHAT=${3:-all}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SHOAL=$ROOT/target/release/shoal
 LT="/usr/bin/python3 $ROOT/client/tests/peers/lt_peer.py"
-(cd "$ROOT" && cargo build --release -q -p shoal)
+NULL=$ROOT/target/release/examples/null_leech
+(cd "$ROOT" && cargo build --release -q -p shoal --bin shoal --example null_leech)
 
 BASE=/dev/shm
 [ -d "$BASE" ] || BASE=${TMPDIR:-/tmp}
@@ -67,11 +68,15 @@ measure() { # name, command...
     wall=$(grep 'Elapsed (wall clock)' "$WORK/$name.time" | awk '{print $NF}' | awk -F: '{ if (NF==3) print $1*3600+$2*60+$3; else print $1*60+$2 }')
     cpu=$(awk -F': ' '/User time/ {u=$2} /System time/ {s=$2} END {print u+s}' "$WORK/$name.time")
     rss=$(awk -F': ' '/Maximum resident/ {print int($2/1024)}' "$WORK/$name.time")
-    cmp -s "$WORK/seed/payload.bin" "$WORK/out/payload.bin" && ok=ok || ok=CORRUPT
+    if [ ! -e "$WORK/out/payload.bin" ] && grep -q "^bytes $((SIZE * 1024 * 1024)) " "$WORK/$name.stdout"; then
+        ok="ok (data discarded)"
+    else
+        cmp -s "$WORK/seed/payload.bin" "$WORK/out/payload.bin" && ok=ok || ok=CORRUPT
+    fi
     # The libtorrent seeder shares the two cores: its CPU time bounds every leecher's.
     local seed_cpu
     seed_cpu=$(echo "$(proc_cpu "$SEEDPID") - $seed_before" | bc -l)
-    printf '%-22s wall %6.2f s  %6.0f MB/s  cpu %6.2f s  peak RSS %5d MiB  seeder cpu %5.2f s  %s\n' \
+    printf '%-21s wall %6.2f s  %6.0f MB/s  cpu %6.2f s  peak RSS %5d MiB  seeder cpu %5.2f s  %s\n' \
         "$name" "$wall" "$(echo "$SIZE*1.048576/$wall" | bc -l)" "$cpu" "$rss" "$seed_cpu" "$ok"
 }
 
@@ -81,6 +86,9 @@ echo "leeching $SIZE MiB from a libtorrent seeder (127.0.0.1:$SEEDPORT), tmpfs $
 # CPU per GiB): a warm-up leech, not reported, so whoever runs first is not penalised.
 measure warm-up $LT leech --quiet --torrent "$WORK/t.torrent" --save "$WORK/out" --peer "127.0.0.1:$SEEDPORT" > /dev/null
 for run in $(seq 1 "$RUNS"); do
+    # The floor: a leecher that requests every block and discards it (no hashing, no
+    # writing). What it takes is the seeder's share of every leecher's time.
+    measure "floor (null leecher)" "$NULL" "$WORK/t.torrent" "127.0.0.1:$SEEDPORT"
     measure shoal "$SHOAL" download "$WORK/t.torrent" -o "$WORK/out" --peer "127.0.0.1:$SEEDPORT" --listen 127.0.0.1:0 --quiet
     measure libtorrent $LT leech --quiet --torrent "$WORK/t.torrent" --save "$WORK/out" --peer "127.0.0.1:$SEEDPORT"
     [ -n "${SKIP_ARIA2:-}" ] || measure aria2 aria2c --no-conf --quiet --interface=127.0.0.1 --enable-dht=false --bt-enable-lpd=false \

@@ -14,6 +14,7 @@ mod bufpool;
 mod choker;
 mod driver;
 mod error;
+mod hashpool;
 mod peer;
 mod picker;
 mod piece_layers;

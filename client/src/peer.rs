@@ -36,6 +36,8 @@ const MIN_QUEUE: usize = 32;
 const MAX_QUEUE: usize = 1000;
 /// Requests in flight to a new peer before its rate is known.
 const INITIAL_WINDOW: usize = 128;
+/// Bytes of finished pieces that may wait for hashing before requests stop.
+const HASH_BACKLOG_BYTES: usize = 16 * 1024 * 1024;
 const DEFAULT_REQQ: usize = 250;
 const ALLOWED_FAST_K: usize = 10;
 /// Largest metadata accepted from a peer (an info dict with 8 M pieces).
@@ -395,9 +397,17 @@ impl Conn {
         }
         let blocks = {
             let mut st = self.torrent.lock();
+            let hashing = st.hashing;
             let Some(picker) = st.picker.as_mut() else {
                 return;
             };
+            // Finished pieces wait in memory for the hashing threads: while too many wait
+            // (a slow disk), ask for nothing new, so memory stays bounded. The first
+            // piece hashed wakes the peers again (its `Have`).
+            let backlog = (HASH_BACKLOG_BYTES / picker.piece_len(0).max(1) as usize).max(2);
+            if hashing >= backlog {
+                return;
+            }
             let has = &self.has;
             let outstanding = &self.outstanding;
             let allowed = if self.peer_choking {

@@ -395,19 +395,13 @@ impl Torrent {
                 None => return,
             }
         };
-        tokio::spawn(async move {
-            let from = buf.from;
-            let data = buf.data;
-            let result = tokio::task::spawn_blocking(move || {
-                let result = store.write_piece(piece, &data);
-                crate::bufpool::give(data);
-                result
-            })
-            .await;
-            let result = match result {
-                Ok(r) => r,
-                Err(e) => Err(crate::Error::Internal(format!("hashing task failed: {e}"))),
-            };
+        crate::hashpool::run(move || {
+            let PieceBuf { data, from } = buf;
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                store.write_piece(piece, &data)
+            }))
+            .unwrap_or_else(|_| Err(crate::Error::Internal("hashing a piece panicked".into())));
+            crate::bufpool::give(data);
             torrent.piece_checked(piece, result, from);
         });
     }
