@@ -344,8 +344,21 @@ impl TorrentHandle {
         }
     }
 
-    /// Stops and removes the torrent from its session (the data stays on disk).
-    pub async fn remove(&self) {
+    /// Stops the torrent and removes it from its session. What shoal kept beside the
+    /// download for it (resume data and saved metadata in `<output>/.shoal`) is deleted,
+    /// so adding it again starts with a check of the data; the data stays on disk.
+    pub async fn remove(&self) -> Result<()> {
+        self.remove_inner(false).await
+    }
+
+    /// As [`remove`](Self::remove), and the torrent's files are deleted too, with the
+    /// folders they leave empty. Without metadata (a magnet link still fetching it) there
+    /// are no files to delete.
+    pub async fn remove_with_files(&self) -> Result<()> {
+        self.remove_inner(true).await
+    }
+
+    async fn remove_inner(&self, files: bool) -> Result<()> {
         let (tx, rx) = oneshot::channel();
         if self.torrent.driver_tx.send(DriverCmd::Remove(tx)).is_ok() {
             let _ = rx.await;
@@ -357,6 +370,20 @@ impl TorrentHandle {
             .lock()
             .unwrap_or_else(|e| e.into_inner());
         map.retain(|_, t| !Arc::ptr_eq(t, &self.torrent));
+        drop(map);
+        let meta = self.torrent.lock().active.as_ref().map(|a| a.meta.clone());
+        let output = self.torrent.output.clone();
+        let mut hashes = vec![self.torrent.info_hash];
+        hashes.extend(meta.as_ref().map(|m| m.info_hash()));
+        tokio::task::spawn_blocking(move || {
+            crate::storage::forget_state(&output, &hashes)?;
+            match meta {
+                Some(meta) if files => crate::storage::delete_files(&meta, &output),
+                _ => Ok(()),
+            }
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("removing failed: {e}")))?
     }
 
     /// Sets this torrent's rate limits.

@@ -109,6 +109,49 @@ pub(crate) fn saved_torrent_path(output: &Path, info_hash: &InfoHash) -> PathBuf
     state_file(output, info_hash, "torrent")
 }
 
+/// Deletes the state shoal keeps for these hashes beside a download (resume data, saved
+/// metadata), then the `.shoal` folder if nothing else is left in it.
+pub(crate) fn forget_state(output: &Path, hashes: &[InfoHash]) -> Result<()> {
+    for ih in hashes {
+        for ext in ["resume", "torrent"] {
+            remove_if_present(&state_file(output, ih, ext))?;
+        }
+    }
+    // Fails while other torrents' state is there: that is the point.
+    let _ = std::fs::remove_dir(output.join(".shoal"));
+    Ok(())
+}
+
+/// Deletes a torrent's files under `output` (pad files were never written), then the
+/// folders inside the torrent's own folder that this leaves empty.
+pub(crate) fn delete_files(meta: &Metainfo, output: &Path) -> Result<()> {
+    let mut folders = std::collections::BTreeSet::new();
+    for f in meta.files().iter().filter(|f| !f.pad) {
+        let path = f.path.iter().fold(output.to_path_buf(), |p, c| p.join(c));
+        remove_if_present(&path)?;
+        let mut dir = path.parent();
+        while let Some(d) = dir.filter(|d| d.starts_with(output) && *d != output) {
+            folders.insert(d.to_path_buf());
+            dir = d.parent();
+        }
+    }
+    // Deepest first; a folder that still holds something else stays.
+    for d in folders.iter().rev() {
+        let _ = std::fs::remove_dir(d);
+    }
+    Ok(())
+}
+
+fn remove_if_present(path: &Path) -> Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::Disk(format!(
+            "cannot delete {}: {e}",
+            path.display()
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// `<output>/.shoal/<20-byte wire hash in hex>.<ext>`: where shoal keeps a torrent's
 /// state beside its download.
 fn state_file(output: &Path, info_hash: &InfoHash, ext: &str) -> PathBuf {
