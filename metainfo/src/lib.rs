@@ -25,6 +25,7 @@
 
 mod build;
 mod error;
+mod hashing;
 mod id;
 mod magnet;
 mod merkle;

@@ -4,14 +4,15 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use bencode::{Decoder, Dict, List, Value};
-use sha1::{Digest, Sha1};
-use sha2::Sha256;
 
 use crate::error::{Error, Result};
-use crate::id::{InfoHash, to_hex};
+use crate::hashing::InfoHasher;
+use crate::id::to_hex;
 use crate::merkle;
 use crate::metainfo::{FileEntry, Metainfo, TorrentVersion};
-use crate::path::{FilePath, push_component, sanitize_component, sanitize_path, unique_renames};
+use crate::path::{
+    FilePath, push_component, push_list, sanitize_component, sanitize_path, unique_renames,
+};
 use crate::scan::{self, MAX_DEPTH, Malformed, Scan, Span, kind_at};
 
 /// The largest number of pieces accepted (libtorrent's limit: 2^21).
@@ -111,13 +112,13 @@ impl<'a> InfoScan<'a> {
         Ok((end, info))
     }
 
-    fn parse(self) -> Result<Metainfo> {
+    fn parse(self, hasher: &InfoHasher<'_>) -> Result<Metainfo> {
         let entries = self.entries.map_err(|found| Error::NotADictionary {
             what: "info",
             found,
         })?;
         let dict = decoded(&entries)?;
-        parse_info_dict(self.raw, &dict, self.files)
+        parse_info_dict(self.raw, &dict, self.files, hasher)
     }
 }
 
@@ -130,13 +131,22 @@ fn decoded<'a>(entries: &[(&'a [u8], Span<'a>)]) -> Result<Dict<'a>> {
     Ok(dict)
 }
 
-/// Parses a whole .torrent file.
-///
-/// The info-hash is computed on this thread, after the parse. Hashing it on a second
-/// thread while the scan reads the info dict was tried (commit 03a903f): it won when a
-/// core was free (0.67 ms instead of 1.0 ms for the 5,000-file bench torrent) and lost on
-/// average on the shared 2-core machine (criterion mean 2.9 ms against 1.8 ms).
+/// Parses a whole .torrent file. A large info dict is hashed on a second thread while
+/// this one reads it (see [`InfoHasher`]).
 pub(crate) fn parse_torrent(bytes: &[u8]) -> Result<Metainfo> {
+    let hasher = InfoHasher::new();
+    std::thread::scope(|scope| {
+        let result = parse_torrent_in(bytes, scope, &hasher);
+        hasher.stop();
+        result
+    })
+}
+
+fn parse_torrent_in<'scope, 'a>(
+    bytes: &'a [u8],
+    scope: &'scope std::thread::Scope<'scope, '_>,
+    hasher: &'scope InfoHasher<'a>,
+) -> Result<Metainfo> {
     // libtorrent tolerates bytes after the top-level dictionary; so do we.
     if bytes.first() != Some(&b'd') {
         scan::skip(bytes, 0, 0).map_err(|Malformed| decode_error(bytes, false))?;
@@ -149,7 +159,9 @@ pub(crate) fn parse_torrent(bytes: &[u8]) -> Result<Metainfo> {
     let mut info = None;
     scan::dict(bytes, 0, 0, |key, pos| {
         if key == b"info" && info.is_none() {
+            hasher.start(scope, bytes, pos);
             let (end, scanned) = InfoScan::read(bytes, pos, 1)?;
+            hasher.found(scanned.raw);
             info = Some(scanned);
             return Ok(end);
         }
@@ -159,13 +171,23 @@ pub(crate) fn parse_torrent(bytes: &[u8]) -> Result<Metainfo> {
     })
     .map_err(|Malformed| decode_error(bytes, false))?;
     let info = info.ok_or_else(|| Error::missing("info"))?;
-    let mut meta = info.parse()?;
+    let mut meta = info.parse(hasher)?;
     read_top_level(&decoded(&top)?, &mut meta)?;
     Ok(meta)
 }
 
 /// Parses a bare info dictionary (from ut_metadata); the bytes must be exactly one dict.
 pub(crate) fn parse_info_bytes(info: &[u8]) -> Result<Metainfo> {
+    let hasher = InfoHasher::new();
+    std::thread::scope(|scope| {
+        hasher.start(scope, info, 0);
+        let result = parse_info_bytes_in(info, &hasher);
+        hasher.stop();
+        result
+    })
+}
+
+fn parse_info_bytes_in(info: &[u8], hasher: &InfoHasher<'_>) -> Result<Metainfo> {
     let (end, scanned) =
         InfoScan::read(info, 0, 0).map_err(|Malformed| decode_error(info, true))?;
     // As `Decoder::decode` in lenient mode: only ASCII whitespace may follow.
@@ -173,12 +195,13 @@ pub(crate) fn parse_info_bytes(info: &[u8]) -> Result<Metainfo> {
         return Err(decode_error(info, true));
     }
     let InfoScan { entries, files, .. } = scanned;
+    hasher.found(info);
     InfoScan {
         raw: info,
         entries,
         files,
     }
-    .parse()
+    .parse(hasher)
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -271,6 +294,18 @@ impl<'a> RawPath<'a> {
         }
     }
 
+    /// Appends `/` and each sanitised component (see [`push_component`]) to `out`.
+    fn push_to(&self, out: &mut Vec<u8>) {
+        match self {
+            RawPath::List(list) => push_list(out, list),
+            RawPath::Parts(parts) => {
+                for c in parts {
+                    push_component(out, c);
+                }
+            }
+        }
+    }
+
     fn texts(&self) -> Vec<String> {
         self.iter().map(text).collect()
     }
@@ -303,16 +338,48 @@ struct RawFile<'a> {
     /// Raw components inside the torrent (without the name), for hybrid comparison.
     raw_path: RawPath<'a>,
     length: u64,
+    /// What most files do not have (v1) or not all (v2), boxed: a large torrent's list
+    /// of files is smaller without it inline.
+    extra: Option<Box<Extra>>,
+    /// Where the file's final path ends in the buffer of all paths (it starts where the
+    /// previous file's ends), once the paths are made.
+    path_end: u32,
     pad: bool,
     executable: bool,
     hidden: bool,
-    /// Boxed, as `pieces_root`: rare (or v2 only), and the list of a large torrent's
-    /// files is smaller without them inline.
-    symlink: Option<Box<[String]>>,
-    pieces_root: Option<Box<[u8; 32]>>,
-    mtime: Option<i64>,
     /// Pad file without a `path`.
     no_path: bool,
+}
+
+/// The rarer fields of a [`RawFile`].
+#[derive(Debug, Default)]
+struct Extra {
+    symlink: Option<Vec<String>>,
+    pieces_root: Option<[u8; 32]>,
+    mtime: Option<i64>,
+}
+
+impl Extra {
+    /// `None` when every field is.
+    fn boxed(
+        symlink: Option<Vec<String>>,
+        pieces_root: Option<[u8; 32]>,
+        mtime: Option<i64>,
+    ) -> Option<Box<Extra>> {
+        (symlink.is_some() || pieces_root.is_some() || mtime.is_some()).then(|| {
+            Box::new(Extra {
+                symlink,
+                pieces_root,
+                mtime,
+            })
+        })
+    }
+}
+
+impl RawFile<'_> {
+    fn pieces_root(&self) -> Option<[u8; 32]> {
+        self.extra.as_ref().and_then(|e| e.pieces_root)
+    }
 }
 
 fn string_list<'a, C: FromIterator<&'a [u8]>>(value: &Value<'a>, key: Key<'_>) -> Result<C> {
@@ -535,8 +602,14 @@ fn v1_file<'a>(i: usize, fields: &V1Fields<'a>) -> Result<RawFile<'a>> {
         _ => false,
     };
     let pad = attr.contains(&b'p') || legacy_pad();
-    let length = fields.length.map(|l| l.map_or_else(scalar, Value::Int));
-    let mut length = symlink_length_of(length.as_ref(), attr, &|| format!("{}.length", key()))?;
+    let mut length = match fields.length {
+        // The common case, without making a `Value`.
+        Some(Ok(n)) if (0..=MAX_FILE_LENGTH as i64).contains(&n) => n as u64,
+        length => {
+            let length = length.map(|l| l.map_or_else(scalar, Value::Int));
+            symlink_length_of(length.as_ref(), attr, &|| format!("{}.length", key()))?
+        }
+    };
     let (raw_path, no_path) = match fields.path_utf8.or(fields.path) {
         Some(Ok(ScannedPath {
             bad: None, list, ..
@@ -576,9 +649,8 @@ fn v1_file<'a>(i: usize, fields: &V1Fields<'a>) -> Result<RawFile<'a>> {
         pad,
         executable: attr.contains(&b'x'),
         hidden: attr.contains(&b'h'),
-        symlink: symlink.map(Vec::into_boxed_slice),
-        pieces_root: None,
-        mtime: fields.mtime.and_then(Span::as_int),
+        extra: Extra::boxed(symlink, None, fields.mtime.and_then(Span::as_int)),
+        path_end: 0,
         no_path,
     })
 }
@@ -614,9 +686,8 @@ fn v1_files<'a>(
             pad: false,
             executable: attr.contains(&b'x'),
             hidden: attr.contains(&b'h'),
-            symlink: symlink.map(Vec::into_boxed_slice),
-            pieces_root: None,
-            mtime: info.get(b"mtime").and_then(Value::as_int),
+            extra: Extra::boxed(symlink, None, info.get(b"mtime").and_then(Value::as_int)),
+            path_end: 0,
             no_path: false,
         }]))
     } else {
@@ -735,9 +806,12 @@ fn v2_file<'a>(props: &Dict<'a>, stack: &[&'a [u8]]) -> Result<RawFile<'a>> {
         pad: false,
         executable: attr.contains(&b'x'),
         hidden: attr.contains(&b'h'),
-        symlink: symlink.map(Vec::into_boxed_slice),
-        pieces_root: pieces_root.map(Box::new),
-        mtime: props.get(b"mtime").and_then(Value::as_int),
+        extra: Extra::boxed(
+            symlink,
+            pieces_root,
+            props.get(b"mtime").and_then(Value::as_int),
+        ),
+        path_end: 0,
         no_path: false,
     })
 }
@@ -758,6 +832,7 @@ fn parse_info_dict<'a>(
     raw: &'a [u8],
     info: &Dict<'a>,
     files: Option<Result<Vec<RawFile<'a>>>>,
+    hasher: &InfoHasher<'_>,
 ) -> Result<Metainfo> {
     let v2 = match int_at(info, b"meta version", "info.meta version")? {
         None => false,
@@ -775,6 +850,10 @@ fn parse_info_dict<'a>(
         (true, false) => TorrentVersion::V2,
         (true, true) => TorrentVersion::Hybrid,
     };
+    if version == TorrentVersion::V2 {
+        // The helper thread computes SHA-1, which a v2-only torrent does not use.
+        hasher.stop();
+    }
 
     let piece_length = match int_at(info, b"piece length", "info.piece length")? {
         None => return Err(Error::missing("info.piece length")),
@@ -836,7 +915,7 @@ fn parse_info_dict<'a>(
     };
 
     // Lay the files out in piece space.
-    let raw_files: Vec<RawFile<'_>> = match (v1_list, v2_list) {
+    let mut raw_files: Vec<RawFile<'_>> = match (v1_list, v2_list) {
         (Some(v1), Some(v2)) => merge_hybrid(v1, v2, raw_name, multi_file, piece_length)?,
         (Some(v1), None) => v1,
         (None, Some(v2)) => pad_v2(v2, piece_length),
@@ -850,7 +929,7 @@ fn parse_info_dict<'a>(
         match sanitize_component(raw_name).filter(|n| n != "_" || !raw_name.is_empty()) {
             Some(name) => (name, None),
             None => {
-                let hashed = hash_and_copy(raw, version);
+                let hashed = hasher.finish(raw, version);
                 (to_hex(&hashed.0.wire()), Some(hashed))
             }
         };
@@ -859,7 +938,6 @@ fn parse_info_dict<'a>(
     // buffer (components joined by `/`).
     let mut offset: u64 = 0;
     let mut total: u64 = 0;
-    let mut offsets: Vec<u64> = Vec::with_capacity(raw_files.len());
     // Room for every path at once (a raw path list is about as long as the path made of
     // it), so the buffer is not copied as it grows.
     let room: usize = raw_files
@@ -867,9 +945,7 @@ fn parse_info_dict<'a>(
         .map(|f| name.len() + 2 + f.raw_path.encoded_len())
         .sum();
     let mut paths: Vec<u8> = Vec::with_capacity(room);
-    let mut ranges: Vec<std::ops::Range<usize>> = Vec::with_capacity(raw_files.len());
-    for f in &raw_files {
-        offsets.push(offset);
+    for f in &mut raw_files {
         offset = offset
             .checked_add(f.length)
             .filter(|o| *o <= i64::MAX as u64)
@@ -884,15 +960,14 @@ fn parse_info_dict<'a>(
                 paths.extend_from_slice(b"/.pad/");
                 paths.extend_from_slice(f.length.to_string().as_bytes());
             } else {
-                for c in f.raw_path.iter() {
-                    push_component(&mut paths, c);
-                }
+                f.raw_path.push_to(&mut paths);
                 if paths.len() == start + name.len() {
                     paths.extend_from_slice(b"/_");
                 }
             }
         }
-        ranges.push(start..paths.len());
+        f.path_end = u32::try_from(paths.len())
+            .map_err(|_| Error::invalid("info.files", "the paths are too long"))?;
     }
     let space = offset;
     if space == 0 {
@@ -935,35 +1010,56 @@ fn parse_info_dict<'a>(
         start..start + pieces.len()
     };
 
-    let (info_hash, info_bytes) = hashed.unwrap_or_else(|| hash_and_copy(raw, version));
-
     // Only UTF-8 was appended (one check here instead of one per component).
     let mut paths = String::from_utf8(paths)
         .map_err(|_| Error::invalid("info.files", "a sanitised path is not UTF-8"))?;
-    let renames = unique_renames(ranges.len(), |i| {
-        (!raw_files[i].pad).then(|| &paths[ranges[i].clone()])
+    let path_range = |i: usize| {
+        let start = i
+            .checked_sub(1)
+            .map_or(0, |j| raw_files[j].path_end as usize);
+        start..raw_files[i].path_end as usize
+    };
+    let renames = unique_renames(raw_files.len(), |i| {
+        (!raw_files[i].pad).then(|| &paths[path_range(i)])
     })
     .map_err(|reason| Error::invalid("info.files", reason))?;
-    for (i, path) in renames {
-        let start = paths.len();
-        paths.push_str(&path);
-        ranges[i] = start..paths.len();
-    }
+    // Renamed paths go after the others; `renames` is in file order.
+    let renamed: Vec<(usize, std::ops::Range<usize>)> = renames
+        .into_iter()
+        .map(|(i, path)| {
+            let start = paths.len();
+            paths.push_str(&path);
+            (i, start..paths.len())
+        })
+        .collect();
+    let mut renamed = renamed.into_iter().peekable();
     let paths = Arc::new(paths);
+    let mut start = 0;
+    let mut offset = 0;
     let files: Vec<FileEntry> = raw_files
         .into_iter()
-        .zip(offsets)
-        .zip(ranges)
-        .map(|((f, offset), range)| FileEntry {
-            path: FilePath::in_buffer(Arc::clone(&paths), range),
-            length: f.length,
-            offset,
-            pad: f.pad,
-            executable: f.executable,
-            hidden: f.hidden,
-            symlink: f.symlink.map(<[String]>::into_vec),
-            pieces_root: f.pieces_root.map(|r| *r),
-            mtime: f.mtime,
+        .enumerate()
+        .map(|(i, f)| {
+            let end = f.path_end as usize;
+            let mut range = start..end;
+            start = end;
+            if let Some((_, new)) = renamed.next_if(|(j, _)| *j == i) {
+                range = new;
+            }
+            let extra = f.extra.map(|e| *e).unwrap_or_default();
+            let entry = FileEntry {
+                path: FilePath::in_buffer(Arc::clone(&paths), range),
+                length: f.length,
+                offset,
+                pad: f.pad,
+                executable: f.executable,
+                hidden: f.hidden,
+                symlink: extra.symlink,
+                pieces_root: extra.pieces_root,
+                mtime: extra.mtime,
+            };
+            offset += f.length;
+            entry
         })
         .collect();
 
@@ -974,6 +1070,8 @@ fn parse_info_dict<'a>(
         .map(|(k, v)| (k.to_vec(), v.raw().into_owned()))
         .collect();
 
+    // Last, so a helper thread hashing the info dict had all this time.
+    let (info_hash, info_bytes) = hashed.unwrap_or_else(|| hasher.finish(raw, version));
     Ok(Metainfo {
         info_hash,
         info_bytes,
@@ -997,36 +1095,6 @@ fn parse_info_dict<'a>(
     })
 }
 
-/// The info-hash(es) of `raw` and an owned copy of it.
-fn hash_and_copy(raw: &[u8], version: TorrentVersion) -> (InfoHash, Vec<u8>) {
-    // Copied and hashed a chunk at a time, so each byte is read from memory once.
-    const CHUNK: usize = 32 * 1024;
-    let mut copy = Vec::with_capacity(raw.len());
-    let (mut v1, mut v2) = match version {
-        TorrentVersion::V1 => (Some(Sha1::new()), None),
-        TorrentVersion::V2 => (None, Some(Sha256::new())),
-        TorrentVersion::Hybrid => (Some(Sha1::new()), Some(Sha256::new())),
-    };
-    for chunk in raw.chunks(CHUNK) {
-        copy.extend_from_slice(chunk);
-        if let Some(h) = &mut v1 {
-            h.update(chunk);
-        }
-        if let Some(h) = &mut v2 {
-            h.update(chunk);
-        }
-    }
-    let v1: Option<[u8; 20]> = v1.map(|h| h.finalize().into());
-    let v2: Option<[u8; 32]> = v2.map(|h| h.finalize().into());
-    let hash = match (v1, v2) {
-        (Some(v1), Some(v2)) => InfoHash::Hybrid { v1, v2 },
-        (None, Some(v2)) => InfoHash::V2(v2),
-        (Some(v1), None) => InfoHash::V1(v1),
-        (None, None) => unreachable!("every version has a hash"),
-    };
-    (hash, copy)
-}
-
 /// Inserts the alignment padding a v2-only torrent implies between files.
 fn pad_v2(files: Vec<RawFile<'_>>, piece_length: u64) -> Vec<RawFile<'_>> {
     let mut out = Vec::with_capacity(files.len());
@@ -1040,9 +1108,8 @@ fn pad_v2(files: Vec<RawFile<'_>>, piece_length: u64) -> Vec<RawFile<'_>> {
                 pad: true,
                 executable: false,
                 hidden: false,
-                symlink: None,
-                pieces_root: None,
-                mtime: None,
+                extra: None,
+                path_end: 0,
                 no_path: true,
             });
             offset += pad;
@@ -1105,7 +1172,9 @@ fn merge_hybrid<'a>(
                 reason: format!("v1 file {i} does not start on a piece boundary"),
             });
         }
-        f.pieces_root = other.pieces_root;
+        if let Some(root) = other.pieces_root() {
+            f.extra.get_or_insert_default().pieces_root = Some(root);
+        }
         offset = offset.saturating_add(f.length);
     }
     if v2_iter.next().is_some() {

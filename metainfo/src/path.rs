@@ -80,6 +80,13 @@ pub fn sanitize_component(raw: &[u8]) -> Option<String> {
 /// Whether every byte is in [`PLAIN`], eight bytes at a time.
 #[inline]
 fn all_plain(raw: &[u8]) -> bool {
+    all_plain_but::<false>(raw)
+}
+
+/// Whether every byte is in [`PLAIN`] or, with `COLON`, is `:`.
+#[inline]
+fn all_plain_but<const COLON: bool>(raw: &[u8]) -> bool {
+    let plain = |b: u8| PLAIN[usize::from(b)] || (COLON && b == b':');
     const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
     const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
     // A byte of `x` is flagged (high bit set) if it is zero; bytes above a zero one may
@@ -93,12 +100,16 @@ fn all_plain(raw: &[u8]) -> bool {
             | (x.wrapping_add(ONES) | x) & HIGH
             | has_zero(x ^ (ONES * u64::from(b'/')))
             | has_zero(x ^ (ONES * u64::from(b'\\')))
-            | has_zero(x ^ (ONES * u64::from(b':')));
-        if suspect != 0 && !word.iter().all(|&b| PLAIN[usize::from(b)]) {
+            | if COLON {
+                0
+            } else {
+                has_zero(x ^ (ONES * u64::from(b':')))
+            };
+        if suspect != 0 && !word.iter().all(|&b| plain(b)) {
             return false;
         }
     }
-    words.remainder().iter().all(|&b| PLAIN[usize::from(b)])
+    words.remainder().iter().all(|&b| plain(b))
 }
 
 /// The common case: a short printable ASCII component with nothing to change.
@@ -122,6 +133,52 @@ pub(crate) fn push_component(out: &mut Vec<u8>, raw: &[u8]) {
     } else if let Some(safe) = sanitize_component(raw) {
         out.push(b'/');
         out.extend_from_slice(safe.as_bytes());
+    }
+}
+
+/// Appends `/` and each sanitised component of `list` to `out`, as [`push_component`]
+/// does for each. `list` is a checked bencode list of byte strings (`l4:spam1:ae`).
+pub(crate) fn push_list(out: &mut Vec<u8>, list: &[u8]) {
+    // Fast path: when the whole list is printable ASCII without separators (but the `:`
+    // of the bencoding), a component needs only the checks of its whole name. A `:` in a
+    // component changes it only as a drive prefix (`C:`), which goes the slow way.
+    let plain = all_plain_but::<true>(list);
+    let mut p = 1;
+    while let Some(&first) = list.get(p)
+        && first != b'e'
+    {
+        let mut length = 0usize;
+        while let Some(&d) = list.get(p)
+            && d.is_ascii_digit()
+        {
+            length = length
+                .saturating_mul(10)
+                .saturating_add(usize::from(d - b'0'));
+            p += 1;
+        }
+        // Past the `:`; a list that was not checked ends here.
+        let start = p + 1;
+        let Some(part) = start
+            .checked_add(length)
+            .and_then(|end| list.get(start..end))
+        else {
+            return;
+        };
+        p = start + length;
+        if plain
+            && !part.is_empty()
+            && part.len() <= MAX_COMPONENT
+            && part != b"."
+            && part != b".."
+            && part.get(1) != Some(&b':')
+            && !(matches!(part[0] | 0x20, b'c' | b'p' | b'a' | b'n' | b'l')
+                && is_windows_reserved(part))
+        {
+            out.push(b'/');
+            out.extend_from_slice(part);
+        } else {
+            push_component(out, part);
+        }
     }
 }
 
@@ -508,6 +565,85 @@ mod tests {
         for case in cases {
             let expected = case.iter().all(|&b| PLAIN[usize::from(b)]);
             assert_eq!(all_plain(&case), expected, "{case:?}");
+        }
+    }
+
+    fn bencoded_list(parts: &[Vec<u8>]) -> Vec<u8> {
+        let mut list = b"l".to_vec();
+        for part in parts {
+            list.extend_from_slice(format!("{}:", part.len()).as_bytes());
+            list.extend_from_slice(part);
+        }
+        list.push(b'e');
+        list
+    }
+
+    fn one_by_one(parts: &[Vec<u8>]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for part in parts {
+            push_component(&mut out, part);
+        }
+        out
+    }
+
+    #[test]
+    fn a_list_is_sanitised_as_its_components() {
+        let tricky: &[&[u8]] = &[
+            b"file-00001.bin",
+            b"",
+            b".",
+            b"..",
+            b"C:",
+            b"c:foo",
+            b"a:b",
+            b":",
+            b"::x",
+            b"CON",
+            b"con.txt",
+            b"lpt1",
+            b"Aux ",
+            b"nul.tar.gz",
+            b"pr",
+            b"a/b",
+            b"\\",
+            b"x\x00y",
+            b"\xff.txt",
+            b"caf\xc3\xa9",
+            b"~tilde",
+            b"sp ace",
+            b"l",
+            b"e",
+            b"10:",
+            b"1",
+        ];
+        let mut cases: Vec<Vec<Vec<u8>>> = tricky.iter().map(|p| vec![p.to_vec()]).collect();
+        cases.push(tricky.iter().map(|p| p.to_vec()).collect());
+        cases.push(vec![b"a".repeat(241), b"b".repeat(240)]);
+        cases.push(vec![b"d".to_vec(), b"C:".to_vec(), b"x".to_vec()]);
+        for parts in cases {
+            let mut out = Vec::new();
+            push_list(&mut out, &bencoded_list(&parts));
+            assert_eq!(out, one_by_one(&parts), "{parts:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_list_is_sanitised_as_its_components(
+            parts in proptest::collection::vec(
+                proptest::collection::vec(
+                    proptest::prop_oneof![
+                        proptest::sample::select(b"aAcClLnNoOpPrRuUxX019.: -/\\e".to_vec()),
+                        proptest::prelude::any::<u8>(),
+                    ],
+                    0..12,
+                ),
+                0..5,
+            )
+        ) {
+            let mut out = Vec::new();
+            push_list(&mut out, &bencoded_list(&parts));
+            proptest::prop_assert_eq!(out, one_by_one(&parts));
         }
     }
 

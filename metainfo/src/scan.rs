@@ -190,7 +190,7 @@ pub(crate) fn dict<'a>(
             Some(b'0'..=b'9') => {
                 let (key, next) = bytes(input, p)?;
                 if let Some(last) = last {
-                    match last.cmp(key) {
+                    match cmp_keys(last, key) {
                         Ordering::Less => {}
                         Ordering::Equal => return Err(Malformed),
                         Ordering::Greater => sorted = false,
@@ -201,6 +201,16 @@ pub(crate) fn dict<'a>(
             }
             _ => return Err(Malformed),
         }
+    }
+}
+
+/// `a.cmp(b)`, deciding on the first byte without a call when it differs (as for the
+/// keys of a file entry, `length` and `path`).
+#[inline]
+fn cmp_keys(a: &[u8], b: &[u8]) -> Ordering {
+    match (a.first(), b.first()) {
+        (Some(x), Some(y)) if x != y => x.cmp(y),
+        _ => a.cmp(b),
     }
 }
 
