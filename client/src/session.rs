@@ -363,14 +363,12 @@ impl TorrentHandle {
         if self.torrent.driver_tx.send(DriverCmd::Remove(tx)).is_ok() {
             let _ = rx.await;
         }
-        let mut map = self
-            .torrent
+        self.torrent
             .session
             .torrents
             .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        map.retain(|_, t| !Arc::ptr_eq(t, &self.torrent));
-        drop(map);
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|_, t| !Arc::ptr_eq(t, &self.torrent));
         let meta = self.torrent.lock().active.as_ref().map(|a| a.meta.clone());
         let output = self.torrent.output.clone();
         let mut hashes = vec![self.torrent.info_hash];
