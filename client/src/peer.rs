@@ -37,7 +37,7 @@ const MAX_QUEUE: usize = 1000;
 /// Requests in flight to a new peer before its rate is known.
 const INITIAL_WINDOW: usize = 128;
 /// Bytes of finished pieces that may wait for hashing before requests stop.
-const HASH_BACKLOG_BYTES: usize = 16 * 1024 * 1024;
+const HASH_BACKLOG_BYTES: usize = 8 * 1024 * 1024;
 const DEFAULT_REQQ: usize = 250;
 const ALLOWED_FAST_K: usize = 10;
 /// Largest metadata accepted from a peer (an info dict with 8 M pieces).
