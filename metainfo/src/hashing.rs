@@ -1,23 +1,23 @@
 //! The info-hash of a large info dictionary, computed on a second thread while the parser
 //! scans it.
 //!
-//! The SHA-1 of a big info dict (0.4 ms for 675 KB) and the copy of it that
-//! [`Metainfo::info_bytes`](crate::Metainfo::info_bytes) keeps cost as much as the rest
-//! of a parse. When the scan reaches the info dict, a helper thread starts hashing it at
-//! once, before the scan has found where the dict ends: it hashes ahead a chunk at a time
-//! and keeps the hash state at each chunk boundary, so once the end is known the hash of
-//! exactly the info dict is the state kept at or before the end plus the bytes up to the
-//! end. Then it copies the dict.
+//! The SHA-1 of a big info dict (0.4 ms for 675 KB) costs as much as the rest of a
+//! parse. When the scan reaches the info dict, the parser copies the rest of the input
+//! (it keeps that copy as [`Metainfo::info_bytes`](crate::Metainfo::info_bytes)) and
+//! hands it to a helper thread that starts hashing at once, before the scan has found
+//! where the dict ends: it hashes ahead a chunk at a time and keeps the hash state at
+//! each chunk boundary, so once the end is known the hash of exactly the info dict is the
+//! state kept at or before the end plus the bytes up to the end.
 //!
-//! The parser does not wait for the helper's work: when it needs the hash, it takes the
-//! helper's latest state and finishes the hash (and the copy, if the helper has not made
-//! it) itself; the helper stops at its next chunk. So on a machine whose cores are busy,
-//! a helper that could not run costs a thread start and the wait for it to end, not the
-//! hash.
+//! The parser never waits for the helper. When it needs the hash, it takes the helper's
+//! latest state and finishes the hash itself, and the helper stops at its next chunk. On a
+//! machine whose cores are busy, a helper that has not run yet costs a thread start and
+//! a copy, not a wait for the scheduler. That is why the helper is a detached thread
+//! owning its bytes rather than a scoped one borrowing the input: a scope would wait for
+//! the helper to run and end.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
-use std::thread::Scope;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
 use sha1::{Digest, Sha1};
 use sha2::Sha256;
@@ -29,7 +29,7 @@ use crate::metainfo::TorrentVersion;
 /// a second thread; below it a thread start costs more than it saves.
 pub(crate) const PARALLEL_MIN: usize = 256 * 1024;
 
-/// Bytes hashed or copied between two looks at what the parser wants.
+/// Bytes hashed between two looks at what the parser knows.
 const CHUNK: usize = 16 * 1024;
 
 /// `end` before the scan has found it.
@@ -42,7 +42,7 @@ fn parallel() -> bool {
     *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, usize::from)) >= 2
 }
 
-/// The helper's published state; offsets are from the start of the info dict.
+/// The helper's published state: offsets are into [`Shared::bytes`].
 #[derive(Debug, Default)]
 struct Progress {
     /// `sha1` holds the bytes before this offset.
@@ -51,8 +51,8 @@ struct Progress {
     /// `(offset, state)` at each chunk boundary passed before the end was known, to go
     /// back to if the helper hashed past the end of the info dict.
     saved: Vec<(usize, Sha1)>,
-    /// The SHA-1 of the info dict and a copy of it, once the helper has made both.
-    done: Option<([u8; 20], Vec<u8>)>,
+    /// The SHA-1 of the info dict, once the helper has finished it.
+    done: Option<[u8; 20]>,
 }
 
 impl Progress {
@@ -71,12 +71,11 @@ impl Progress {
     }
 }
 
-/// The info-hash of the info dict in one input, hashed by a helper thread when it is
-/// large (see the module documentation).
+/// What the parser and the helper share.
 #[derive(Debug)]
-pub(crate) struct InfoHasher<'a> {
-    /// The input from the first byte of the info dict on, once a helper is started.
-    bytes: OnceLock<&'a [u8]>,
+struct Shared {
+    /// The input from the first byte of the info dict to the end of the input.
+    bytes: Vec<u8>,
     /// Length of the info dict, once the scan has found it.
     end: AtomicUsize,
     /// The parser took the hash over (or no longer needs it): the helper stops.
@@ -84,77 +83,47 @@ pub(crate) struct InfoHasher<'a> {
     progress: Mutex<Progress>,
 }
 
-impl<'a> InfoHasher<'a> {
-    /// Nothing started: [`InfoHasher::finish`] hashes on the calling thread.
-    pub(crate) fn new() -> Self {
-        InfoHasher {
-            bytes: OnceLock::new(),
-            end: AtomicUsize::new(UNKNOWN),
-            taken: AtomicBool::new(false),
-            progress: Mutex::new(Progress::default()),
-        }
-    }
-
+impl Shared {
     fn progress(&self) -> MutexGuard<'_, Progress> {
         self.progress.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The info dict starts at `start` of `input`: hash it on a helper thread of `scope`
-    /// if it may be large and there is a core for it.
-    pub(crate) fn start<'scope>(
-        &'scope self,
-        scope: &'scope Scope<'scope, '_>,
-        input: &'a [u8],
-        start: usize,
-    ) {
-        let rest = &input[start.min(input.len())..];
-        if rest.len() < PARALLEL_MIN || !parallel() || self.bytes.set(rest).is_err() {
-            return;
+    /// The SHA-1 of `raw` (the first bytes of [`Shared::bytes`]): the helper's, or
+    /// finished here from the helper's latest state (it stops); and whether it was the
+    /// helper's.
+    fn take_over(&self, raw: &[u8]) -> ([u8; 20], bool) {
+        self.end.store(raw.len(), Ordering::Release);
+        let mut progress = {
+            let mut guard = self.progress();
+            self.taken.store(true, Ordering::Release);
+            std::mem::take(&mut *guard)
+        };
+        if let Some(done) = progress.done {
+            return (done, true);
         }
-        // If the thread cannot start, `finish` hashes it all.
-        let _ = std::thread::Builder::new()
-            .name("metainfo-hash".into())
-            .spawn_scoped(scope, move || self.run(rest));
+        progress.rewind(raw.len());
+        progress.sha1.update(&raw[progress.at..]);
+        (progress.sha1.finalize().into(), false)
     }
 
-    /// The scan found the info dict: `raw`, its bytes in the input.
-    pub(crate) fn found(&self, raw: &[u8]) {
-        if self.is_ours(raw) {
-            self.end.store(raw.len(), Ordering::Release);
-        }
-    }
-
-    /// Whether `raw` starts where the helper hashes.
-    fn is_ours(&self, raw: &[u8]) -> bool {
-        self.bytes
-            .get()
-            .is_some_and(|b| b.as_ptr() == raw.as_ptr() && raw.len() <= b.len())
-    }
-
-    /// The parse needs no hash (it failed, or the torrent is v2 only): the helper stops.
-    pub(crate) fn stop(&self) {
-        self.taken.store(true, Ordering::Release);
-    }
-
-    /// The helper: hashes a chunk at a time and publishes its state after each until the
-    /// hash is done, then copies the info dict. It stops when the parser took over, or
-    /// when it reaches the end of the input before the scan found the end of the info
-    /// dict (the parser then finishes).
-    fn run(&self, bytes: &[u8]) {
+    /// The helper: hashes a chunk at a time and publishes its state after each, until
+    /// the hash is done, the parser took over, or it reached the end of the bytes before
+    /// the scan found the end of the info dict (the parser then finishes).
+    fn run(&self) {
         let mut sha1 = Sha1::new();
         let mut at = 0;
-        let end = loop {
+        loop {
             if self.taken.load(Ordering::Acquire) {
                 return;
             }
             let end = self.end.load(Ordering::Acquire);
             if end == UNKNOWN {
-                if at == bytes.len() {
+                if at == self.bytes.len() {
                     return;
                 }
                 let before = sha1.clone();
-                let to = bytes.len().min(at + CHUNK);
-                sha1.update(&bytes[at..to]);
+                let to = self.bytes.len().min(at + CHUNK);
+                sha1.update(&self.bytes[at..to]);
                 let mut progress = self.progress();
                 progress.saved.push((at, before));
                 at = to;
@@ -169,57 +138,135 @@ impl<'a> InfoHasher<'a> {
                 sha1 = progress.sha1.clone();
             }
             if at == end {
-                break end;
+                let digest = sha1.finalize().into();
+                self.progress().done = Some(digest);
+                return;
             }
             let to = end.min(at + CHUNK);
-            sha1.update(&bytes[at..to]);
+            sha1.update(&self.bytes[at..to]);
             at = to;
             let mut progress = self.progress();
             progress.at = at;
             progress.sha1 = sha1.clone();
-        };
-        let digest = sha1.finalize().into();
-        let mut copy = Vec::with_capacity(end);
-        for chunk in bytes[..end].chunks(CHUNK * 4) {
-            if self.taken.load(Ordering::Acquire) {
-                return;
-            }
-            copy.extend_from_slice(chunk);
         }
-        self.progress().done = Some((digest, copy));
+    }
+}
+
+/// The info-hash of the info dict of one input, hashed by a helper thread when it is
+/// large (see the module documentation).
+#[derive(Debug)]
+pub(crate) struct InfoHasher {
+    /// The address of the first byte of the info dict in the input (to check that the
+    /// bytes hashed are those the parser means), and what the helper shares.
+    helper: Mutex<Option<(usize, Arc<Shared>)>>,
+}
+
+impl InfoHasher {
+    /// Nothing started yet: [`InfoHasher::finish`] hashes on the calling thread.
+    pub(crate) fn new() -> Self {
+        InfoHasher {
+            helper: Mutex::new(None),
+        }
+    }
+
+    fn helper(&self) -> MutexGuard<'_, Option<(usize, Arc<Shared>)>> {
+        self.helper.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The info dict starts at `start` of `input`: copies the rest of the input and
+    /// hashes it on a helper thread if it may be large and there is a core for it.
+    pub(crate) fn start(&self, input: &[u8], start: usize) {
+        let rest = &input[start.min(input.len())..];
+        let mut slot = self.helper();
+        if rest.len() < PARALLEL_MIN || slot.is_some() || !parallel() {
+            return;
+        }
+        let shared = Arc::new(Shared {
+            bytes: rest.to_vec(),
+            end: AtomicUsize::new(UNKNOWN),
+            taken: AtomicBool::new(false),
+            progress: Mutex::new(Progress::default()),
+        });
+        let helper = Arc::clone(&shared);
+        // If the thread cannot start, `finish` hashes it all.
+        let _ = std::thread::Builder::new()
+            .name("metainfo-hash".into())
+            .spawn(move || helper.run());
+        *slot = Some((rest.as_ptr() as usize, shared));
+    }
+
+    /// The scan found the info dict: `raw`, its bytes in the input.
+    pub(crate) fn found(&self, raw: &[u8]) {
+        if let Some((start, shared)) = &*self.helper()
+            && *start == raw.as_ptr() as usize
+        {
+            shared.end.store(raw.len(), Ordering::Release);
+        }
+    }
+
+    /// The parse needs no hash (it failed, or the torrent is v2 only): the helper stops.
+    pub(crate) fn stop(&self) {
+        if let Some((_, shared)) = &*self.helper() {
+            shared.taken.store(true, Ordering::Release);
+        }
     }
 
     /// The info-hash(es) of `raw`, the info dict in the input given to
     /// [`InfoHasher::start`], and a copy of it.
     pub(crate) fn finish(&self, raw: &[u8], version: TorrentVersion) -> (InfoHash, Vec<u8>) {
-        let ours = self.is_ours(raw);
+        let taken = self.helper().take();
+        let helper = match taken {
+            Some((start, shared))
+                if start == raw.as_ptr() as usize && raw.len() <= shared.bytes.len() =>
+            {
+                Some(shared)
+            }
+            Some((_, other)) => {
+                other.taken.store(true, Ordering::Release);
+                None
+            }
+            None => None,
+        };
         // SHA-256 (v2, hybrid) is computed here while the helper goes on with SHA-1.
         let v2 = (version != TorrentVersion::V1).then(|| <[u8; 32]>::from(Sha256::digest(raw)));
-        let (v1, copy) = if ours && version != TorrentVersion::V2 {
-            self.end.store(raw.len(), Ordering::Release);
-            let mut progress = {
-                let mut guard = self.progress();
-                self.taken.store(true, Ordering::Release);
-                std::mem::take(&mut *guard)
-            };
-            match progress.done {
-                Some((v1, copy)) => (Some(v1), copy),
-                None => {
-                    progress.rewind(raw.len());
-                    progress.sha1.update(&raw[progress.at..]);
-                    (Some(progress.sha1.finalize().into()), raw.to_vec())
-                }
+        let mut helper_done = false;
+        let v1 = (version != TorrentVersion::V2).then(|| match &helper {
+            Some(shared) => {
+                let (v1, done) = shared.take_over(raw);
+                helper_done = done;
+                v1
             }
-        } else {
-            self.stop();
-            let v1 = (version != TorrentVersion::V2).then(|| Sha1::digest(raw).into());
-            (v1, raw.to_vec())
-        };
+            None => Sha1::digest(raw).into(),
+        });
+        if let Some(shared) = &helper {
+            shared.taken.store(true, Ordering::Release);
+        }
         let hash = match (v1, v2) {
             (Some(v1), Some(v2)) => InfoHash::Hybrid { v1, v2 },
             (Some(v1), None) => InfoHash::V1(v1),
             (None, Some(v2)) => InfoHash::V2(v2),
             (None, None) => unreachable!("every version has a hash"),
+        };
+        let mut helper = helper.map(Arc::try_unwrap);
+        // A helper that has just finished is about to let its copy go.
+        for _ in 0..if helper_done { 4096 } else { 0 } {
+            match helper {
+                Some(Err(shared)) => helper = Some(Arc::try_unwrap(shared)),
+                _ => break,
+            }
+            std::hint::spin_loop();
+        }
+        let copy = match helper {
+            // The helper has ended: its copy of the input is the info dict and the rest.
+            Some(Ok(shared)) => {
+                let mut bytes = shared.bytes;
+                bytes.truncate(raw.len());
+                if bytes.capacity() - bytes.len() > 4096 {
+                    bytes.shrink_to_fit();
+                }
+                bytes
+            }
+            _ => raw.to_vec(),
         };
         (hash, copy)
     }
@@ -236,11 +283,17 @@ mod tests {
             .collect()
     }
 
-    /// Polls `ready` until it holds (or a deadline passes: the helper may not get a core;
-    /// the result must be right either way).
-    fn wait_until(ready: impl Fn() -> bool) {
+    /// Polls the helper's progress until `ready` holds, or a deadline passes (the helper
+    /// may not get a core: the result must be right either way).
+    fn wait_until(hasher: &InfoHasher, ready: impl Fn(&Progress) -> bool) {
         let deadline = Instant::now() + Duration::from_secs(5);
-        while !ready() && Instant::now() < deadline {
+        while Instant::now() < deadline {
+            let slot = hasher.helper();
+            match &*slot {
+                Some((_, shared)) if !ready(&shared.progress()) => {}
+                _ => return,
+            }
+            drop(slot);
             std::thread::yield_now();
         }
     }
@@ -260,7 +313,7 @@ mod tests {
     enum Timing {
         /// The end is known at once; the parser takes over at once.
         Early,
-        /// The helper has hashed and copied the info dict before the parser asks.
+        /// The helper has finished the hash before the parser asks.
         HelperDone,
         /// The helper hashed to the end of the input before the end was known.
         Overran,
@@ -272,7 +325,8 @@ mod tests {
     fn every_meeting_gives_the_hash_of_exactly_the_info_dict() {
         let input = input();
         let start = 5;
-        let ends = [1, CHUNK - 1, CHUNK, CHUNK + 1, 100_000, input.len() - start];
+        let rest = input.len() - start;
+        let ends = [1, CHUNK - 1, CHUNK, CHUNK + 1, 100_000, rest];
         let timings = [
             Timing::Early,
             Timing::HelperDone,
@@ -289,25 +343,20 @@ mod tests {
                 for version in versions {
                     let raw = &input[start..start + end];
                     let hasher = InfoHasher::new();
-                    let (hash, copy) = std::thread::scope(|scope| {
-                        hasher.start(scope, &input, start);
-                        let rest = input.len() - start;
-                        match timing {
-                            Timing::Early => hasher.found(raw),
-                            Timing::HelperDone => {
-                                hasher.found(raw);
-                                wait_until(|| hasher.progress().done.is_some());
-                            }
-                            Timing::Overran => {
-                                wait_until(|| hasher.progress().at == rest);
-                                hasher.found(raw);
-                            }
-                            Timing::NoEnd => {}
+                    hasher.start(&input, start);
+                    match timing {
+                        Timing::Early => hasher.found(raw),
+                        Timing::HelperDone => {
+                            hasher.found(raw);
+                            wait_until(&hasher, |p| p.done.is_some());
                         }
-                        let out = hasher.finish(raw, version);
-                        hasher.stop();
-                        out
-                    });
+                        Timing::Overran => {
+                            wait_until(&hasher, |p| p.at == rest);
+                            hasher.found(raw);
+                        }
+                        Timing::NoEnd => {}
+                    }
+                    let (hash, copy) = hasher.finish(raw, version);
                     let case = format!("end {end}, {timing:?}, {version:?}");
                     assert_eq!(hash, expected(raw, version), "{case}");
                     assert_eq!(copy, raw, "{case}");
@@ -320,19 +369,17 @@ mod tests {
     fn other_bytes_or_small_inputs_are_hashed_here() {
         let input = input();
         let hasher = InfoHasher::new();
+        hasher.start(&input, 0);
         let elsewhere = input[1..100].to_vec();
-        let (hash, copy) = std::thread::scope(|scope| {
-            hasher.start(scope, &input, 0);
-            hasher.found(&elsewhere);
-            hasher.finish(&elsewhere, TorrentVersion::V1)
-        });
+        hasher.found(&elsewhere);
+        let (hash, copy) = hasher.finish(&elsewhere, TorrentVersion::V1);
         assert_eq!(hash, expected(&elsewhere, TorrentVersion::V1));
         assert_eq!(copy, elsewhere);
 
         let small = &input[..PARALLEL_MIN - 1];
         let hasher = InfoHasher::new();
-        std::thread::scope(|scope| hasher.start(scope, small, 0));
-        assert!(hasher.bytes.get().is_none(), "no helper for a small input");
+        hasher.start(small, 0);
+        assert!(hasher.helper().is_none(), "no helper for a small input");
         assert_eq!(
             hasher.finish(small, TorrentVersion::Hybrid).0,
             expected(small, TorrentVersion::Hybrid)

@@ -112,7 +112,7 @@ impl<'a> InfoScan<'a> {
         Ok((end, info))
     }
 
-    fn parse(self, hasher: &InfoHasher<'_>) -> Result<Metainfo> {
+    fn parse(self, hasher: &InfoHasher) -> Result<Metainfo> {
         let entries = self.entries.map_err(|found| Error::NotADictionary {
             what: "info",
             found,
@@ -135,18 +135,12 @@ fn decoded<'a>(entries: &[(&'a [u8], Span<'a>)]) -> Result<Dict<'a>> {
 /// this one reads it (see [`InfoHasher`]).
 pub(crate) fn parse_torrent(bytes: &[u8]) -> Result<Metainfo> {
     let hasher = InfoHasher::new();
-    std::thread::scope(|scope| {
-        let result = parse_torrent_in(bytes, scope, &hasher);
-        hasher.stop();
-        result
-    })
+    let result = parse_torrent_with(bytes, &hasher);
+    hasher.stop();
+    result
 }
 
-fn parse_torrent_in<'scope, 'a>(
-    bytes: &'a [u8],
-    scope: &'scope std::thread::Scope<'scope, '_>,
-    hasher: &'scope InfoHasher<'a>,
-) -> Result<Metainfo> {
+fn parse_torrent_with(bytes: &[u8], hasher: &InfoHasher) -> Result<Metainfo> {
     // libtorrent tolerates bytes after the top-level dictionary; so do we.
     if bytes.first() != Some(&b'd') {
         scan::skip(bytes, 0, 0).map_err(|Malformed| decode_error(bytes, false))?;
@@ -159,7 +153,7 @@ fn parse_torrent_in<'scope, 'a>(
     let mut info = None;
     scan::dict(bytes, 0, 0, |key, pos| {
         if key == b"info" && info.is_none() {
-            hasher.start(scope, bytes, pos);
+            hasher.start(bytes, pos);
             let (end, scanned) = InfoScan::read(bytes, pos, 1)?;
             hasher.found(scanned.raw);
             info = Some(scanned);
@@ -179,15 +173,13 @@ fn parse_torrent_in<'scope, 'a>(
 /// Parses a bare info dictionary (from ut_metadata); the bytes must be exactly one dict.
 pub(crate) fn parse_info_bytes(info: &[u8]) -> Result<Metainfo> {
     let hasher = InfoHasher::new();
-    std::thread::scope(|scope| {
-        hasher.start(scope, info, 0);
-        let result = parse_info_bytes_in(info, &hasher);
-        hasher.stop();
-        result
-    })
+    hasher.start(info, 0);
+    let result = parse_info_bytes_with(info, &hasher);
+    hasher.stop();
+    result
 }
 
-fn parse_info_bytes_in(info: &[u8], hasher: &InfoHasher<'_>) -> Result<Metainfo> {
+fn parse_info_bytes_with(info: &[u8], hasher: &InfoHasher) -> Result<Metainfo> {
     let (end, scanned) =
         InfoScan::read(info, 0, 0).map_err(|Malformed| decode_error(info, true))?;
     // As `Decoder::decode` in lenient mode: only ASCII whitespace may follow.
@@ -504,10 +496,11 @@ fn scan_files<'a>(
         if problem.is_some() || count > MAX_FILES {
             return scan::skip(input, p, open + 1);
         }
-        let (end, file) = scan_file(input, p, open + 1, i)?;
-        match file {
-            Ok(f) => files.push(f),
-            Err(e) => problem = Some(e),
+        let end = scan_file(input, p, open + 1, i, &mut files, &mut problem)?;
+        if i == 0 {
+            // Room for as many files as the rest of the input would hold if they were all
+            // as long as the first: the list is not copied as it grows.
+            files.reserve(((input.len() - end) / (end - p)).min(MAX_FILES));
         }
         Ok(end)
     })?;
@@ -524,21 +517,23 @@ fn scan_files<'a>(
 }
 
 /// Reads entry `i` of the v1 `files` list, at `pos`, while checking it (see
-/// [`scan_files`]).
+/// [`scan_files`]), into `files`, or what is wrong with it into `problem`.
 fn scan_file<'a>(
     input: &'a [u8],
     pos: usize,
     open: usize,
     i: usize,
-) -> Scan<(usize, Result<RawFile<'a>>)> {
+    files: &mut Vec<RawFile<'a>>,
+    problem: &mut Option<Error>,
+) -> Scan<usize> {
     if input.get(pos) != Some(&b'd') {
         let end = scan::skip(input, pos, open)?;
-        let error = Error::WrongType {
+        *problem = Some(Error::WrongType {
             key: format!("info.files[{i}]"),
             expected: "dictionary",
             found: kind_at(input, pos),
-        };
-        return Ok((end, Err(error)));
+        });
+        return Ok(end);
     }
     let mut fields = V1Fields::default();
     let end = scan::dict(input, pos, open, |key, p| match key {
@@ -575,7 +570,11 @@ fn scan_file<'a>(
             Ok(end)
         }
     })?;
-    Ok((end, v1_file(i, &fields)))
+    match v1_file(i, &fields) {
+        Ok(file) => files.push(file),
+        Err(e) => *problem = Some(e),
+    }
+    Ok(end)
 }
 
 /// The values of the keys of a v1 file entry that are read (the first of each).
@@ -832,7 +831,7 @@ fn parse_info_dict<'a>(
     raw: &'a [u8],
     info: &Dict<'a>,
     files: Option<Result<Vec<RawFile<'a>>>>,
-    hasher: &InfoHasher<'_>,
+    hasher: &InfoHasher,
 ) -> Result<Metainfo> {
     let v2 = match int_at(info, b"meta version", "info.meta version")? {
         None => false,
