@@ -1031,6 +1031,9 @@ fn parse_info_dict<'a>(
             (i, start..paths.len())
         })
         .collect();
+    if u32::try_from(paths.len()).is_err() {
+        return Err(Error::invalid("info.files", "the paths are too long"));
+    }
     let mut renamed = renamed.into_iter().peekable();
     let paths = Arc::new(paths);
     let mut start = 0;

@@ -367,8 +367,10 @@ pub(crate) fn unique_renames<'p>(
 #[derive(Clone)]
 pub struct FilePath {
     buf: Arc<String>,
-    start: usize,
-    end: usize,
+    /// 32-bit offsets keep a torrent's list of files smaller (the parser refuses paths
+    /// of more than 4 GiB in all).
+    start: u32,
+    end: u32,
 }
 
 /// The components of a [`FilePath`].
@@ -378,16 +380,17 @@ impl FilePath {
     /// The path at `range` of `buf` (components joined by `/`).
     pub(crate) fn in_buffer(buf: Arc<String>, range: std::ops::Range<usize>) -> Self {
         debug_assert!(buf.get(range.clone()).is_some_and(|p| !p.is_empty()));
+        debug_assert!(u32::try_from(buf.len()).is_ok());
         FilePath {
             buf,
-            start: range.start,
-            end: range.end,
+            start: range.start as u32,
+            end: range.end as u32,
         }
     }
 
     /// The components joined by `/`.
     pub fn as_str(&self) -> &str {
-        &self.buf[self.start..self.end]
+        &self.buf[self.start as usize..self.end as usize]
     }
 
     /// The components, first to last.
