@@ -243,6 +243,7 @@ impl Driver {
             Ok(x) => x,
             Err(e) => {
                 self.torrent.lock().status = TorrentState::Error;
+                self.torrent.piece_ready.notify_waiters();
                 self.torrent.emit(Event::Error {
                     message: e.to_string(),
                 });
@@ -296,6 +297,7 @@ impl Driver {
             st.broadcast(&PeerCmd::Refill);
             !had_trackers
         };
+        self.torrent.piece_ready.notify_waiters();
         if new_trackers || self.tiers.is_empty() {
             self.set_tiers();
         }
@@ -446,6 +448,7 @@ impl Driver {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         self.save_resume();
+        self.torrent.piece_ready.notify_waiters();
         if announce_stop && !self.stopped_announced {
             self.stopped_announced = true;
             self.announce_stopped().await;

@@ -36,6 +36,8 @@ const MIN_QUEUE: usize = 32;
 const MAX_QUEUE: usize = 1000;
 /// Requests in flight to a new peer before its rate is known.
 const INITIAL_WINDOW: usize = 128;
+/// Requests kept when making room for a piece a stream waits for.
+const KEEP_ON_MAKE_ROOM: usize = 4;
 /// Bytes of finished pieces that may wait for hashing before requests stop.
 const HASH_BACKLOG_BYTES: usize = 8 * 1024 * 1024;
 const DEFAULT_REQQ: usize = 250;
@@ -143,6 +145,7 @@ pub(crate) async fn run(
         am_interested: false,
         outstanding: HashMap::new(),
         order: VecDeque::new(),
+        made_room_for: None,
         allowed_fast: Vec::new(),
         their_ut_metadata: None,
         their_pex: None,
@@ -180,6 +183,8 @@ struct Conn {
     am_interested: bool,
     outstanding: HashMap<BlockRef, Instant>,
     order: VecDeque<BlockRef>,
+    /// The last piece [`Conn::make_room`] cancelled requests for.
+    made_room_for: Option<u32>,
     allowed_fast: Vec<u32>,
     their_ut_metadata: Option<u8>,
     their_pex: Option<u8>,
@@ -543,7 +548,17 @@ impl Conn {
             Message::HaveNone => {}
             Message::Request(r) => self.on_request(r),
             Message::Piece { index, begin, data } => self.on_piece(index, begin, data)?,
-            Message::Cancel(_) => {}
+            Message::Cancel(r) => {
+                let mut cancelled = self
+                    .counters
+                    .cancelled
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner());
+                if cancelled.len() >= crate::torrent::MAX_CANCELLED {
+                    cancelled.clear();
+                }
+                cancelled.insert(r);
+            }
             Message::Reject(r) => {
                 let b = BlockRef {
                     piece: r.index,
@@ -860,6 +875,7 @@ impl Conn {
                     }
                 }
             }
+            PeerCmd::MakeRoom(piece) => self.make_room(piece),
             PeerCmd::Refill => {
                 if !self.setup_done {
                     if self.ext {
@@ -880,6 +896,52 @@ impl Conn {
             PeerCmd::Close(reason) => return Err(reason.to_string()),
         }
         Ok(())
+    }
+
+    /// A stream waits for `piece`: the peer serves requests in order, so cancel ours
+    /// queued ahead of it (all but the oldest few, which are likely on the wire already)
+    /// unless they are for pieces with deadlines too. The picker then asks for the
+    /// deadline pieces' blocks first. Once per piece, so a stream that keeps waiting does
+    /// not cancel the same peer's queue over and over.
+    fn make_room(&mut self, piece: u32) {
+        if self.made_room_for == Some(piece) || self.outstanding.is_empty() {
+            return;
+        }
+        self.made_room_for = Some(piece);
+        let doomed: Vec<BlockRef> = {
+            let mut st = self.torrent.lock();
+            let Some(picker) = st.picker.as_mut() else {
+                return;
+            };
+            let candidates: Vec<BlockRef> = self
+                .order
+                .iter()
+                .filter(|b| self.outstanding.contains_key(b))
+                .skip(KEEP_ON_MAKE_ROOM)
+                .filter(|b| !picker.has_deadline(b.piece))
+                .copied()
+                .collect();
+            // `order` may list a block twice (asked again after a cancel): cancel it once.
+            candidates
+                .into_iter()
+                .filter(|b| self.outstanding.remove(b).is_some())
+                .inspect(|b| picker.cancel(b))
+                .collect()
+        };
+        if doomed.is_empty() {
+            return;
+        }
+        let mut out = BytesMut::with_capacity(doomed.len() * 17);
+        for b in &doomed {
+            Message::Cancel(BlockRequest {
+                index: b.piece,
+                begin: b.offset,
+                length: b.len,
+            })
+            .encode(&mut out);
+        }
+        self.order.retain(|b| self.outstanding.contains_key(b));
+        let _ = self.out.send(Out::Msg(out.freeze()));
     }
 
     fn drop_outstanding(&mut self) {

@@ -196,6 +196,11 @@ impl Picker {
         }
     }
 
+    /// Whether `piece` has a deadline.
+    pub fn has_deadline(&self, piece: u32) -> bool {
+        self.deadlines.iter().any(|(_, p)| *p == piece)
+    }
+
     /// Marks a piece as verified (from resume data or after hashing).
     pub fn mark_have(&mut self, piece: u32) {
         if let Some(h) = self.have.get_mut(piece as usize)

@@ -18,6 +18,7 @@ use crate::driver::{DriverCmd, Initial, apply_file_priorities};
 use crate::error::{Error, Result};
 use crate::ratelimit::SharedLimiter;
 use crate::rng::SmallRng;
+use crate::stream::FileStream;
 use crate::torrent::{State, Torrent};
 use crate::types::{AddTorrent, Event, Limits, SessionConfig, Source, Stats};
 
@@ -203,6 +204,8 @@ impl Session {
             up_limit: SharedLimiter::new(add.limits.up),
             driver_tx,
             running: AtomicBool::new(false),
+            piece_ready: tokio::sync::Notify::new(),
+            removed: AtomicBool::new(false),
         });
         {
             let mut map = self.shared.torrents.lock().map_err(|_| Error::Closed)?;
@@ -363,6 +366,8 @@ impl TorrentHandle {
         if self.torrent.driver_tx.send(DriverCmd::Remove(tx)).is_ok() {
             let _ = rx.await;
         }
+        self.torrent.removed.store(true, Ordering::Relaxed);
+        self.torrent.piece_ready.notify_waiters();
         self.torrent
             .session
             .torrents
@@ -393,22 +398,14 @@ impl TorrentHandle {
     /// Sets one file's priority (0 = skip, 1..=7, default 4). Before metadata arrives the
     /// setting is kept and applied then.
     pub fn set_file_priority(&self, file: usize, priority: u8) {
-        let mut st = self.torrent.lock();
-        if st.file_priorities.len() <= file {
-            st.file_priorities
-                .resize(file + 1, crate::picker::DEFAULT_PRIORITY);
-        }
-        st.file_priorities[file] = priority.min(7);
-        let prios = st.file_priorities.clone();
-        let meta = st.active.as_ref().map(|a| a.meta.clone());
-        if let (Some(meta), Some(picker)) = (meta, st.picker.as_mut()) {
-            apply_file_priorities(&meta, picker, &prios);
-            let complete = picker.wanted_complete();
-            if !complete {
-                st.completed_reported = false;
-            }
-            st.broadcast(&crate::torrent::PeerCmd::Refill);
-        }
+        set_file_priority(&self.torrent, file, priority);
+    }
+
+    /// Opens file `file` (its index in the torrent's file list) for reading while the
+    /// torrent downloads, waiting for the metadata first. Reads of bytes not here yet get
+    /// them fetched before anything else (piece deadlines); see [`FileStream`].
+    pub async fn stream_file(&self, file: usize) -> Result<FileStream> {
+        FileStream::open(self.torrent.clone(), file).await
     }
 
     /// Downloads pieces in order (streaming) instead of rarest first.
@@ -478,5 +475,25 @@ impl futures::Stream for EventStream {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Event>> {
         self.rx.poll_recv(cx)
+    }
+}
+
+/// [`TorrentHandle::set_file_priority`], for the engine's own callers too.
+pub(crate) fn set_file_priority(torrent: &Torrent, file: usize, priority: u8) {
+    let mut st = torrent.lock();
+    if st.file_priorities.len() <= file {
+        st.file_priorities
+            .resize(file + 1, crate::picker::DEFAULT_PRIORITY);
+    }
+    st.file_priorities[file] = priority.min(7);
+    let prios = st.file_priorities.clone();
+    let meta = st.active.as_ref().map(|a| a.meta.clone());
+    if let (Some(meta), Some(picker)) = (meta, st.picker.as_mut()) {
+        apply_file_priorities(&meta, picker, &prios);
+        let complete = picker.wanted_complete();
+        if !complete {
+            st.completed_reported = false;
+        }
+        st.broadcast(&crate::torrent::PeerCmd::Refill);
     }
 }

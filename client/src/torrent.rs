@@ -61,6 +61,8 @@ pub(crate) enum PeerCmd {
     Pex(Bytes),
     /// Close the connection.
     Close(&'static str),
+    /// A stream waits for this piece: cancel requests queued ahead of it (once per piece).
+    MakeRoom(u32),
 }
 
 /// Counters a peer's reader and writer share with the driver.
@@ -73,7 +75,14 @@ pub(crate) struct PeerCounters {
     /// We asked the connection to close (choked out, both seeds, banned, paused): its end
     /// is ours, not the peer's, whatever the reader saw last.
     pub closed_by_us: AtomicBool,
+    /// Requests the peer cancelled before we served them (bounded, see
+    /// [`MAX_CANCELLED`]).
+    pub cancelled: Mutex<HashSet<wire::BlockRequest>>,
 }
+
+/// Most cancelled requests remembered per peer: past it the set starts over, so a peer
+/// that cancels what it never asked for cannot grow it.
+pub(crate) const MAX_CANCELLED: usize = 4096;
 
 /// A connected peer as the torrent sees it.
 #[derive(Debug)]
@@ -276,6 +285,11 @@ pub(crate) struct Torrent {
     /// Wakes the driver (new peers to dial, state changes).
     pub driver_tx: mpsc::UnboundedSender<crate::driver::DriverCmd>,
     pub running: AtomicBool,
+    /// Woken when a piece is verified, storage opens, or the torrent halts: what
+    /// [`FileStream`](crate::stream::FileStream) reads wait on.
+    pub piece_ready: tokio::sync::Notify,
+    /// Removed from its session: streams stop reading.
+    pub removed: AtomicBool,
 }
 
 impl Torrent {
@@ -421,6 +435,7 @@ impl Torrent {
                     p.mark_have(piece);
                 }
                 st.broadcast(&PeerCmd::Have(piece));
+                self.piece_ready.notify_waiters();
                 events.push(Event::PieceVerified { piece });
                 if st.is_complete() && !st.completed_reported && st.hashing == 0 {
                     st.completed_reported = true;
@@ -536,6 +551,8 @@ mod tests {
             up_limit: SharedLimiter::new(None),
             driver_tx,
             running: AtomicBool::new(true),
+            piece_ready: tokio::sync::Notify::new(),
+            removed: AtomicBool::new(false),
         };
         (Arc::new(torrent), driver_rx)
     }

@@ -79,8 +79,18 @@ async fn server_task(
     let mut chunks = Vec::new();
     while let Some(first) = rx.recv().await {
         serve.push(first);
-        // About 1 MiB per batch: big enough to amortise, small enough to pipeline.
-        while serve.len() < 64 {
+        // About 1 MiB per batch: big enough to amortise, small enough to pipeline. Under
+        // an upload limit, about 1/8 s of data: a batch waits for its tokens as a whole,
+        // and cancels that come meanwhile (a stream that seeked) only reach later batches.
+        let cap = match [&torrent.up_limit, &torrent.session.up_limit]
+            .iter()
+            .filter_map(|l| l.rate())
+            .min()
+        {
+            Some(rate) => (rate / 8 / u64::from(BLOCK_LEN)).clamp(1, 64) as usize,
+            None => 64,
+        };
+        while serve.len() < cap {
             match rx.try_recv() {
                 Ok(r) => serve.push(r),
                 Err(_) => break,
@@ -111,7 +121,8 @@ async fn serve_blocks(
     let (reqs, void): (Vec<_>, Vec<_>) = std::mem::take(serve)
         .into_iter()
         .partition(|(_, allowed_fast)| !choking || *allowed_fast);
-    let reqs: Vec<BlockRequest> = reqs.into_iter().map(|(r, _)| r).collect();
+    let mut reqs: Vec<BlockRequest> = reqs.into_iter().map(|(r, _)| r).collect();
+    drop_cancelled(&mut reqs, counters, fast, chunks);
     if fast && !void.is_empty() {
         // Choked meanwhile: those requests are void; with the fast extension say so.
         let mut out = BytesMut::new();
@@ -132,6 +143,12 @@ async fn serve_blocks(
     };
     let total: u64 = reqs.iter().map(|r| u64::from(r.length)).sum();
     acquire(&[&torrent.up_limit, &torrent.session.up_limit], total).await;
+    // Waiting for upload tokens can take a while: cancels that came meanwhile count too.
+    drop_cancelled(&mut reqs, counters, fast, chunks);
+    let total: u64 = reqs.iter().map(|r| u64::from(r.length)).sum();
+    if reqs.is_empty() {
+        return Ok(());
+    }
     let read = move || {
         let mut out = BytesMut::with_capacity(reqs.len() * (BLOCK_LEN as usize + 13));
         for r in &reqs {
@@ -164,5 +181,30 @@ async fn serve_blocks(
             Err(())
         }
         Err(_) => Err(()),
+    }
+}
+
+/// Takes out of `reqs` the requests the peer cancelled; with the fast extension each gets
+/// a `reject`, as BEP 6 asks.
+fn drop_cancelled(
+    reqs: &mut Vec<BlockRequest>,
+    counters: &PeerCounters,
+    fast: bool,
+    chunks: &mut Vec<Bytes>,
+) {
+    let mut cancelled = counters.cancelled.lock().unwrap_or_else(|e| e.into_inner());
+    if cancelled.is_empty() {
+        return;
+    }
+    let mut rejects = BytesMut::new();
+    reqs.retain(|r| {
+        let dropped = cancelled.remove(r);
+        if dropped && fast {
+            Message::Reject(*r).encode(&mut rejects);
+        }
+        !dropped
+    });
+    if !rejects.is_empty() {
+        chunks.push(rejects.freeze());
     }
 }
