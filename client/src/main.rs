@@ -26,6 +26,9 @@ enum Command {
     Download(cmd::download::Args),
     /// Seed a torrent from data already on disk.
     Seed(cmd::seed::Args),
+    /// Download a torrent and serve one of its files over HTTP to a media player while
+    /// it downloads (seeks are fetched first)
+    Stream(cmd::stream::Args),
     /// Run a tracker, a seeder and four leechers on loopback, and verify every byte.
     Demo(cmd::demo::Args),
 }
@@ -38,6 +41,7 @@ fn main() -> ExitCode {
         Command::Tracker(args) => cmd::tracker::run(args),
         Command::Download(args) => cmd::download::run(args),
         Command::Seed(args) => cmd::seed::run(args),
+        Command::Stream(args) => cmd::stream::run(args),
         Command::Demo(args) => cmd::demo::run(args),
     };
     match result {

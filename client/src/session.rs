@@ -401,6 +401,17 @@ impl TorrentHandle {
         set_file_priority(&self.torrent, file, priority);
     }
 
+    /// The torrent's metadata, once known (a magnet link's once fetched and checked).
+    pub fn metainfo(&self) -> Option<Arc<Metainfo>> {
+        self.torrent.lock().active.as_ref().map(|a| a.meta.clone())
+    }
+
+    /// Waits for the metadata (and for the data on disk to be checked), then gives it.
+    /// Fails if the torrent fails, is stopped or removed first.
+    pub async fn wait_metainfo(&self) -> Result<Arc<Metainfo>> {
+        Ok(crate::stream::wait_active(&self.torrent).await?.0)
+    }
+
     /// Opens file `file` (its index in the torrent's file list) for reading while the
     /// torrent downloads, waiting for the metadata first. Reads of bytes not here yet get
     /// them fetched before anything else (piece deadlines); see [`FileStream`].

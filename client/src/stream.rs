@@ -44,7 +44,7 @@ struct Source {
     len: u64,
 }
 
-type Pending = Pin<Box<dyn Future<Output = Result<Vec<u8>>> + Send>>;
+type Pending = Pin<Box<dyn Future<Output = Result<Vec<u8>>> + Send + Sync>>;
 
 /// One file of a torrent, readable (and seekable) while the torrent downloads.
 ///
@@ -76,19 +76,7 @@ impl FileStream {
     /// Waits for the torrent's metadata and storage, then opens file `file` (its index in
     /// [`Metainfo::files`]). A file set to be skipped gets the default priority back.
     pub(crate) async fn open(torrent: Arc<Torrent>, file: usize) -> Result<FileStream> {
-        let (meta, store) = loop {
-            let ready = torrent.piece_ready.notified();
-            tokio::pin!(ready);
-            ready.as_mut().enable();
-            {
-                let st = torrent.lock();
-                if let (Some(a), Some(_)) = (st.active.as_ref(), st.picker.as_ref()) {
-                    break (a.meta.clone(), a.store.clone());
-                }
-                check_alive(st.status, &torrent)?;
-            }
-            let _ = tokio::time::timeout(RECHECK, ready).await;
-        };
+        let (meta, store) = wait_active(&torrent).await?;
         let entry = meta.files().get(file).filter(|f| !f.pad).ok_or_else(|| {
             Error::BadTorrent(format!(
                 "the torrent has no file {file} (it lists {} entries, pad files cannot be read)",
@@ -138,6 +126,24 @@ impl FileStream {
     /// (an empty result at or past the end of the file).
     pub async fn read_at(&self, offset: u64, max: usize) -> Result<Vec<u8>> {
         read_chunk(self.src.clone(), offset, max, self.readahead).await
+    }
+}
+
+/// Waits until the torrent has its metadata and its storage is open (a magnet link's
+/// metadata fetched, the data on disk checked).
+pub(crate) async fn wait_active(torrent: &Torrent) -> Result<(Arc<Metainfo>, Arc<Store>)> {
+    loop {
+        let ready = torrent.piece_ready.notified();
+        tokio::pin!(ready);
+        ready.as_mut().enable();
+        {
+            let st = torrent.lock();
+            if let (Some(a), Some(_)) = (st.active.as_ref(), st.picker.as_ref()) {
+                return Ok((a.meta.clone(), a.store.clone()));
+            }
+            check_alive(st.status, torrent)?;
+        }
+        let _ = tokio::time::timeout(RECHECK, ready).await;
     }
 }
 

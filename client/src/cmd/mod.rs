@@ -6,6 +6,7 @@ pub mod download;
 pub mod info;
 pub mod progress;
 pub mod seed;
+pub mod stream;
 pub mod tracker;
 
 /// A write past the file size limit (`ulimit -f`) raises SIGXFSZ, whose default action
