@@ -92,9 +92,8 @@ fn all_plain_but<const COLON: bool>(raw: &[u8]) -> bool {
     // A byte of `x` is flagged (high bit set) if it is zero; bytes above a zero one may
     // be flagged too, which only sends the word to the exact check below.
     let has_zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
-    let mut words = raw.chunks_exact(8);
-    for word in &mut words {
-        let x = u64::from_le_bytes(word.try_into().unwrap_or([0; 8]));
+    let word_ok = |word: [u8; 8]| {
+        let x = u64::from_le_bytes(word);
         // Below 0x20, above 0x7e, or one of `/`, `\`, `:`.
         let suspect = x.wrapping_sub(ONES * 0x20) & !x & HIGH
             | (x.wrapping_add(ONES) | x) & HIGH
@@ -105,11 +104,26 @@ fn all_plain_but<const COLON: bool>(raw: &[u8]) -> bool {
             } else {
                 has_zero(x ^ (ONES * u64::from(b':')))
             };
-        if suspect != 0 && !word.iter().all(|&b| plain(b)) {
+        suspect == 0 || word.iter().all(|&b| plain(b))
+    };
+    let mut words = raw.chunks_exact(8);
+    for word in &mut words {
+        if !word_ok(word.try_into().unwrap_or([0; 8])) {
             return false;
         }
     }
-    words.remainder().iter().all(|&b| plain(b))
+    let rest = words.remainder();
+    if rest.is_empty() {
+        return true;
+    }
+    // The last bytes as one word: the last eight (again checking some), or the rest
+    // padded with a plain byte.
+    let mut last = [b'a'; 8];
+    match raw.len().checked_sub(8) {
+        Some(from) => last.copy_from_slice(&raw[from..]),
+        None => last[..rest.len()].copy_from_slice(rest),
+    }
+    word_ok(last)
 }
 
 /// The common case: a short printable ASCII component with nothing to change.
