@@ -4,13 +4,14 @@
 //! `cargo bench -p shoal-tracker-proto --bench udp -- --warm-up-time 1 --measurement-time 3`
 
 use std::hint::black_box;
-use std::net::SocketAddrV4;
+use std::net::{IpAddr, SocketAddrV4};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use metainfo::PeerId;
 use shoal_tracker_proto::{
-    AnnounceReply, AnnounceRequest, AnnounceResponse, Event, Limits, UdpAnnounceRequest,
-    UdpAnnounceResponse, UdpPeers, UdpRequest, UdpResponse,
+    AnnounceReply, AnnounceRequest, AnnounceResponse, CompactPeers, CompactV4, Event, Limits,
+    UdpAnnounceRequest, UdpAnnounceResponse, UdpAnnounceResponseRef, UdpPeers, UdpRequest,
+    UdpResponse, UdpResponseRef,
 };
 
 fn announce_request() -> Vec<u8> {
@@ -63,7 +64,23 @@ fn udp(c: &mut Criterion) {
     let bytes = response.to_bytes();
     let aquatic_response = aquatic_udp_protocol::Response::parse_bytes(&bytes, true).unwrap();
     let mut out = Vec::with_capacity(2048);
+    // Peers kept in wire form, as the shoal tracker keeps them.
+    let compact: Vec<[u8; 6]> = peers(50).into_iter().map(CompactV4::entry).collect();
+    let compact_response = UdpAnnounceResponseRef {
+        transaction_id: 77,
+        interval: 1800,
+        leechers: 20,
+        seeders: 30,
+        peers: CompactPeers::V4(CompactV4::from_entries(&compact)),
+    };
     let mut g = c.benchmark_group("udp announce response encode, 50 peers");
+    g.bench_function("shoal compact", |b| {
+        b.iter(|| {
+            out.clear();
+            black_box(&compact_response).encode(&mut out);
+            black_box(out.len())
+        })
+    });
     g.bench_function("shoal", |b| {
         b.iter(|| {
             out.clear();
@@ -82,8 +99,32 @@ fn udp(c: &mut Criterion) {
     let mut check = Vec::new();
     aquatic_response.write_bytes(&mut check).unwrap();
     assert_eq!(check, bytes, "both encode the same packet");
+    check.clear();
+    compact_response.encode(&mut check);
+    assert_eq!(check, bytes, "compact encodes the same packet");
 
     let mut g = c.benchmark_group("udp announce response parse, 50 peers");
+    g.bench_function("shoal view", |b| {
+        b.iter(|| UdpResponseRef::parse(black_box(&bytes), false, &limits).unwrap())
+    });
+    // The view parse plus reading every peer's address and port, to compare with a
+    // parse that materialises them.
+    g.bench_function("shoal view + read peers", |b| {
+        b.iter(|| {
+            let Ok(UdpResponseRef::Announce(r)) =
+                UdpResponseRef::parse(black_box(&bytes), false, &limits)
+            else {
+                unreachable!()
+            };
+            r.peers.iter().fold(0u64, |acc, p| {
+                let ip = match p.ip() {
+                    IpAddr::V4(ip) => u64::from(ip.to_bits()),
+                    IpAddr::V6(ip) => ip.to_bits() as u64,
+                };
+                acc.rotate_left(5) ^ ip ^ u64::from(p.port())
+            })
+        })
+    });
     g.bench_function("shoal", |b| {
         b.iter(|| UdpResponse::parse(black_box(&bytes), false, &limits).unwrap())
     });

@@ -19,6 +19,10 @@
 //!   `failure reason`; [`scrape_url_from_announce`] applies the BEP 48 convention.
 //! - UDP (BEP 15): [`UdpRequest`] and [`UdpResponse`] both ways, IPv4 and IPv6 announce
 //!   replies; [`RequestParseError`] tells a server whether it can still send an error reply.
+//!   [`UdpResponseRef`] and [`UdpAnnounceResponseRef`] are the same responses over borrowed
+//!   bytes: peers stay in compact wire form ([`CompactV4`], [`CompactV6`]), so a server
+//!   that keeps its peers that way encodes a reply with a copy, and a client reads one
+//!   without allocating.
 //! - [`Limits`] bound what hostile input can make the caller hold.
 #![deny(missing_docs, missing_debug_implementations)]
 
@@ -30,6 +34,7 @@ mod http_response;
 mod limits;
 mod percent;
 mod udp;
+mod udp_compact;
 
 pub use announcer::{AnnounceOutcome, AnnouncerOptions, BASE_TIMEOUT, UdpAnnouncer, UdpConnection};
 pub use common::{Event, SwarmStats};
@@ -40,4 +45,8 @@ pub use limits::Limits;
 pub use udp::{
     CONNECTION_ID_LIFETIME, PROTOCOL_ID, RequestParseError, UdpAnnounceRequest,
     UdpAnnounceResponse, UdpPeers, UdpRequest, UdpResponse, UdpScrapeRequest, UdpScrapeResponse,
+};
+pub use udp_compact::{
+    CompactPeers, CompactPeersIter, CompactScrapeStats, CompactV4, CompactV4Iter, CompactV6,
+    CompactV6Iter, UdpAnnounceResponseRef, UdpResponseRef,
 };

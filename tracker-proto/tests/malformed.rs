@@ -5,6 +5,7 @@ use shoal_tracker_proto::{
     AnnounceReply, AnnounceRequest, Error, Limits, PROTOCOL_ID, RequestParseError, ScrapeReply,
     ScrapeRequest, UdpRequest, UdpResponse,
 };
+use shoal_tracker_proto::{CompactPeers, CompactScrapeStats, CompactV4, CompactV6, UdpResponseRef};
 
 const HASH: &str = "%AB%AB%AB%AB%AB%AB%AB%AB%AB%AB%AB%AB%AB%AB%AB%AB%AB%AB%AB%AB";
 const PEER: &str = "-SH0100-abcdefghijkl";
@@ -309,7 +310,8 @@ fn udp_request_accepts_bep41_options_and_connect() {
     );
 }
 
-/// `udp_resp!(packet, ipv6 => error)`: parsing the UDP response fails with exactly `error`.
+/// `udp_resp!(packet, ipv6 => error)`: parsing the UDP response fails with exactly `error`,
+/// owned and as a view.
 macro_rules! udp_resp {
     ($($name:ident: $packet:expr, $ipv6:expr => $err:expr;)*) => {$(
         #[test]
@@ -317,6 +319,7 @@ macro_rules! udp_resp {
             let packet: Vec<u8> = $packet;
             let limits = Limits { max_peers: 2, max_scrape_hashes: 2, ..Limits::default() };
             assert_eq!(UdpResponse::parse(&packet, $ipv6, &limits), Err($err));
+            assert_eq!(UdpResponseRef::parse(&packet, $ipv6, &limits), Err($err), "view");
         }
     )*};
 }
@@ -397,4 +400,82 @@ fn ipv4_mapped_peers_are_sent_and_read_as_ipv4() {
         panic!("failure");
     };
     assert_eq!(r.peers, vec!["10.1.2.3:6881".parse().unwrap()]);
+}
+
+/// `compact!(expr => key, len, entry)`: a compact view over a ragged byte string fails with
+/// `BadCompactLength`, naming the value, its length and the entry size.
+macro_rules! compact {
+    ($($name:ident: $view:expr => $key:expr, $len:expr, $entry:expr;)*) => {$(
+        #[test]
+        fn $name() {
+            let err = $view.map(|_| ()).unwrap_err();
+            assert_eq!(err, Error::BadCompactLength { key: $key.into(), len: $len, entry: $entry });
+            assert_eq!(
+                err.to_string(),
+                format!("{}: {} bytes is not a multiple of {}", $key, $len, $entry)
+            );
+        }
+    )*};
+}
+
+compact! {
+    compact_v4_ragged: CompactV4::new(&[1; 7]) => "compact IPv4 peers", 7, 6;
+    compact_v4_short: CompactV4::new(&[1; 5]) => "compact IPv4 peers", 5, 6;
+    compact_v6_ragged: CompactV6::new(&[1; 30]) => "compact IPv6 peers", 30, 18;
+    compact_v6_given_v4_entries: CompactV6::new(&[1; 12]) => "compact IPv6 peers", 12, 18;
+    compact_peers_v4_ragged: CompactPeers::new(&[1; 13], false) => "compact IPv4 peers", 13, 6;
+    compact_peers_v6_ragged: CompactPeers::new(&[1; 6], true) => "compact IPv6 peers", 6, 18;
+    compact_stats_ragged: CompactScrapeStats::new(&[1; 25]) => "compact scrape stats", 25, 12;
+}
+
+#[test]
+fn compact_views_of_whole_entries() {
+    assert!(CompactV4::new(&[]).unwrap().is_empty());
+    assert!(CompactV6::new(&[]).unwrap().is_empty());
+    let v4 = CompactV4::new(&[127, 0, 0, 1, 0x1a, 0xe1, 10, 0, 0, 2, 0, 80]).unwrap();
+    assert_eq!(
+        v4.to_vec(),
+        [
+            "127.0.0.1:6881".parse().unwrap(),
+            "10.0.0.2:80".parse().unwrap()
+        ]
+    );
+    assert_eq!(format!("{v4:?}"), "[127.0.0.1:6881, 10.0.0.2:80]");
+    let mut v6 = [0u8; 18];
+    v6[15] = 1;
+    v6[16..].copy_from_slice(&6881u16.to_be_bytes());
+    let peers = CompactPeers::new(&v6, true).unwrap();
+    assert_eq!(
+        peers.iter().collect::<Vec<_>>(),
+        ["[::1]:6881".parse().unwrap()]
+    );
+    assert_eq!(peers.as_bytes(), &v6);
+    let stats = CompactScrapeStats::new(&[0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3]).unwrap();
+    assert_eq!(
+        stats.iter().collect::<Vec<_>>(),
+        [shoal_tracker_proto::SwarmStats {
+            seeders: 1,
+            completed: 2,
+            leechers: 3
+        }]
+    );
+}
+
+#[test]
+fn error_reply_view_keeps_the_raw_message() {
+    let mut packet = resp(3, 8);
+    packet.extend_from_slice(b"bad ");
+    packet.push(0xff);
+    let view = UdpResponseRef::parse(&packet, false, &Limits::default()).unwrap();
+    assert_eq!(
+        view,
+        UdpResponseRef::Error {
+            transaction_id: 5,
+            message: &packet[8..]
+        }
+    );
+    let UdpResponse::Error { message, .. } = view.to_response() else {
+        panic!("an error reply");
+    };
+    assert_eq!(message, "bad \u{fffd}");
 }

@@ -9,9 +9,10 @@ use proptest::collection::vec;
 use proptest::option;
 use proptest::prelude::*;
 use shoal_tracker_proto::{
-    AnnounceReply, AnnounceRequest, AnnounceResponse, Event, Limits, ScrapeReply, ScrapeRequest,
-    ScrapeResponse, SwarmStats, UdpAnnounceRequest, UdpAnnounceResponse, UdpPeers, UdpRequest,
-    UdpResponse, UdpScrapeRequest, UdpScrapeResponse,
+    AnnounceReply, AnnounceRequest, AnnounceResponse, CompactPeers, CompactV4, CompactV6, Event,
+    Limits, ScrapeReply, ScrapeRequest, ScrapeResponse, SwarmStats, UdpAnnounceRequest,
+    UdpAnnounceResponse, UdpAnnounceResponseRef, UdpPeers, UdpRequest, UdpResponse, UdpResponseRef,
+    UdpScrapeRequest, UdpScrapeResponse,
 };
 
 fn limits() -> Limits {
@@ -271,6 +272,90 @@ proptest! {
     fn udp_response_parse_never_panics(bytes in vec(any::<u8>(), 0..200), ipv6 in any::<bool>()) {
         if let Ok(resp) = UdpResponse::parse(&bytes, ipv6, &limits()) {
             prop_assert_eq!(UdpResponse::parse(&resp.to_bytes(), ipv6, &limits()).unwrap(), resp);
+        }
+    }
+
+    /// The borrowed view reads what the owned parser reads, and encodes back to the very
+    /// bytes it came from.
+    #[test]
+    fn udp_response_view_round_trips((resp, ipv6) in udp_response()) {
+        let bytes = resp.to_bytes();
+        let view = UdpResponseRef::parse(&bytes, ipv6, &limits()).unwrap();
+        prop_assert_eq!(view.to_response(), resp.clone());
+        prop_assert_eq!(view.transaction_id(), resp.transaction_id());
+        prop_assert_eq!(view.encoded_len(), bytes.len());
+        let mut again = Vec::new();
+        view.encode(&mut again);
+        prop_assert_eq!(&again, &bytes);
+        match (view, &resp) {
+            (UdpResponseRef::Announce(v), UdpResponse::Announce(r)) => {
+                prop_assert_eq!(v.peers.len(), r.peers.len());
+                prop_assert_eq!(v.peers.iter().len(), r.peers.len());
+                prop_assert_eq!(v.peers.iter().collect::<Vec<_>>(), r.peers.to_socket_addrs());
+                match (v.peers, &r.peers) {
+                    (CompactPeers::V4(c), UdpPeers::V4(p)) => {
+                        prop_assert_eq!(c.iter().rev().collect::<Vec<_>>(),
+                            p.iter().rev().copied().collect::<Vec<_>>());
+                    }
+                    (CompactPeers::V6(c), UdpPeers::V6(p)) => {
+                        prop_assert_eq!(c.iter().rev().collect::<Vec<_>>(),
+                            p.iter().rev().copied().collect::<Vec<_>>());
+                    }
+                    _ => prop_assert!(false, "peer family changed"),
+                }
+            }
+            (UdpResponseRef::Scrape { stats, .. }, UdpResponse::Scrape(r)) => {
+                prop_assert_eq!(stats.iter().collect::<Vec<_>>(), r.stats.clone());
+            }
+            (UdpResponseRef::Error { message, .. }, UdpResponse::Error { message: m, .. }) => {
+                prop_assert_eq!(message, m.as_bytes());
+            }
+            (UdpResponseRef::Connect { .. }, UdpResponse::Connect { .. }) => {}
+            (v, r) => prop_assert!(false, "kind changed: {:?} / {:?}", v, r),
+        }
+    }
+
+    /// A reply built from compact entries is byte for byte the reply built from addresses.
+    #[test]
+    fn compact_announce_reply_encodes_like_the_owned_one(
+        header in any::<(u32, u32, u32, u32)>(),
+        v4s in vec(v4(), 0..80),
+        v6s in vec(v6(), 0..80),
+        ipv6 in any::<bool>(),
+    ) {
+        let (transaction_id, interval, leechers, seeders) = header;
+        let e4: Vec<[u8; 6]> = v4s.iter().map(|&a| CompactV4::entry(a)).collect();
+        let e6: Vec<[u8; 18]> = v6s.iter().map(|&a| CompactV6::entry(a)).collect();
+        let (peers, owned) = if ipv6 {
+            (CompactPeers::V6(CompactV6::from_entries(&e6)), UdpPeers::V6(v6s.clone()))
+        } else {
+            (CompactPeers::V4(CompactV4::from_entries(&e4)), UdpPeers::V4(v4s.clone()))
+        };
+        let compact = UdpAnnounceResponseRef { transaction_id, interval, leechers, seeders, peers };
+        let owned = UdpAnnounceResponse { transaction_id, interval, leechers, seeders, peers: owned };
+        let mut bytes = Vec::new();
+        compact.encode(&mut bytes);
+        prop_assert_eq!(&bytes, &UdpResponse::Announce(owned.clone()).to_bytes());
+        prop_assert_eq!(bytes.len(), compact.encoded_len());
+        prop_assert_eq!(compact.to_response(), owned);
+        // The same bytes, viewed without the entry arrays.
+        let again = CompactPeers::new(&bytes[20..], ipv6).unwrap();
+        prop_assert_eq!(again, peers);
+        prop_assert_eq!(CompactV4::new(CompactV4::from_entries(&e4).as_bytes()).unwrap().to_vec(), v4s);
+        prop_assert_eq!(CompactV6::new(CompactV6::from_entries(&e6).as_bytes()).unwrap().to_vec(), v6s);
+    }
+
+    /// Any bytes: the view parses exactly when the owned parser does, to the same thing.
+    #[test]
+    fn udp_response_view_agrees_on_any_bytes(bytes in vec(any::<u8>(), 0..200), ipv6 in any::<bool>()) {
+        let view = UdpResponseRef::parse(&bytes, ipv6, &limits());
+        prop_assert_eq!(view.clone().map(|v| v.to_response()), UdpResponse::parse(&bytes, ipv6, &limits()));
+        if let Ok(v) = view {
+            let mut again = Vec::new();
+            v.encode(&mut again);
+            if !matches!(v, UdpResponseRef::Connect { .. }) {
+                prop_assert_eq!(again, bytes);
+            }
         }
     }
 }
