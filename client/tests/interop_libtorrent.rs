@@ -192,3 +192,37 @@ async fn shoal_downloads_hybrid_magnet_from_libtorrent() {
 async fn libtorrent_downloads_v2_magnet_from_shoal() {
     libtorrent_from_shoal_by(true, TorrentVersion::V2, true).await;
 }
+
+/// A stream's seek to the end of a file is served before the rest, from a libtorrent
+/// seeder limited to 2 MB/s (libtorrent honours the cancels that make room for it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs python3-libtorrent: scripts/install-peers.sh"]
+async fn shoal_streams_a_seek_first_from_a_slow_libtorrent_seeder() {
+    let dir = tempfile::tempdir().unwrap();
+    let payload = payload_bytes(6 << 20, 12);
+    let (seed_dir, src) = seed_payload(dir.path(), false, &[], 0, 0);
+    std::fs::write(&src, &payload).unwrap();
+    let meta = make_torrent(&src, 64 * 1024, &[]);
+    let torrent = write_torrent(&meta, dir.path());
+    let (_lt, port) = spawn_libtorrent(
+        "seed",
+        &[
+            "--torrent",
+            &torrent,
+            "--save",
+            seed_dir.to_str().unwrap(),
+            "--upload-limit",
+            "2000000",
+        ],
+    );
+    let s = session(false).await;
+    let h = add(
+        &s,
+        &meta,
+        &dir.path().join("out"),
+        vec![format!("127.0.0.1:{port}").parse().unwrap()],
+    )
+    .await;
+    stream_tail_first(&h, &payload).await;
+    s.shutdown().await;
+}

@@ -3,12 +3,8 @@
 
 mod common;
 
-use std::io::SeekFrom;
-use std::time::{Duration, Instant};
-
 use common::*;
 use shoal::{Error, Limits};
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_seek_is_served_first_and_the_whole_file_reads_back() {
@@ -32,45 +28,8 @@ async fn a_seek_is_served_first_and_the_whole_file_reads_back() {
     let out = dir.path().join("out");
     let leecher = session(false).await;
     let h = add(&leecher, &meta, &out, vec![seeder.listen_addr().unwrap()]).await;
-    let mut stream = h.stream_file(0).await.unwrap();
-    assert_eq!(stream.len(), LEN as u64);
-
-    // The last 100 kB (two pieces): fetched ahead of everything else.
-    let started = Instant::now();
-    let at = LEN - 100_000;
-    stream.seek(SeekFrom::Start(at as u64)).await.unwrap();
-    let mut tail = vec![0; 100_000];
-    stream.read_exact(&mut tail).await.unwrap();
-    let took = started.elapsed();
-    let stats = h.stats();
-    assert!(tail == payload[at..], "the tail read back wrong");
-    assert!(
-        stats.pieces_have < stats.pieces_total / 2,
-        "the tail came only after {} of {} pieces ({took:?})",
-        stats.pieces_have,
-        stats.pieces_total
-    );
-    eprintln!(
-        "tail in {took:?} with {}/{} pieces",
-        stats.pieces_have, stats.pieces_total
-    );
-
-    // From the start, in the small reads a player makes.
-    stream.seek(SeekFrom::Start(0)).await.unwrap();
-    let mut all = Vec::with_capacity(LEN);
-    let mut chunk = vec![0; 10_000];
-    loop {
-        let n = tokio::time::timeout(Duration::from_secs(30), stream.read(&mut chunk))
-            .await
-            .expect("a read stalled")
-            .unwrap();
-        if n == 0 {
-            break;
-        }
-        all.extend_from_slice(&chunk[..n]);
-    }
-    assert_eq!(all.len(), LEN);
-    assert!(all == payload, "the file read back wrong");
+    stream_tail_first(&h, &payload).await;
+    let stream = h.stream_file(0).await.unwrap();
     assert!(stream.read_at(LEN as u64, 10).await.unwrap().is_empty());
 
     // A file that does not exist is a clear error; a removed torrent ends reads.

@@ -343,3 +343,50 @@ pub fn assert_same_sha256(a: &Path, b: &Path) {
     assert!(!x.is_empty(), "nothing under {}", a.display());
     assert_eq!(x, sha256_tree(b), "payloads differ");
 }
+
+/// Through a stream of file 0 of `handle`'s torrent (whose bytes are `payload`): reads
+/// the last 100 kB first, checks them and that they came before half of the pieces, then
+/// reads the whole file from the start in 10 kB reads and checks it. Returns the pieces
+/// the torrent had when the tail arrived.
+pub async fn stream_tail_first(handle: &TorrentHandle, payload: &[u8]) -> u32 {
+    use tokio::io::{AsyncReadExt, AsyncSeekExt};
+    let mut stream = handle.stream_file(0).await.unwrap();
+    assert_eq!(stream.len(), payload.len() as u64);
+    let started = std::time::Instant::now();
+    let at = payload.len() - 100_000;
+    stream
+        .seek(std::io::SeekFrom::Start(at as u64))
+        .await
+        .unwrap();
+    let mut tail = vec![0; 100_000];
+    stream.read_exact(&mut tail).await.unwrap();
+    let took = started.elapsed();
+    let stats = handle.stats();
+    assert!(tail == payload[at..], "the tail read back wrong");
+    assert!(
+        stats.pieces_have < stats.pieces_total / 2,
+        "the tail came only after {} of {} pieces ({took:?})",
+        stats.pieces_have,
+        stats.pieces_total
+    );
+    eprintln!(
+        "tail in {took:?} with {}/{} pieces",
+        stats.pieces_have, stats.pieces_total
+    );
+
+    stream.seek(std::io::SeekFrom::Start(0)).await.unwrap();
+    let mut all = Vec::with_capacity(payload.len());
+    let mut chunk = vec![0; 10_000];
+    loop {
+        let n = tokio::time::timeout(Duration::from_secs(60), stream.read(&mut chunk))
+            .await
+            .expect("a read stalled")
+            .unwrap();
+        if n == 0 {
+            break;
+        }
+        all.extend_from_slice(&chunk[..n]);
+    }
+    assert!(all == payload, "the file read back wrong");
+    stats.pieces_have
+}

@@ -3,6 +3,7 @@
 
 Seed:  lt_peer.py seed  --torrent T --save DIR [--port P]
 Leech: lt_peer.py leech (--torrent T | --magnet URI) --save DIR [--peer HOST:PORT] [--port P]
+(both: [--upload-limit BYTES_PER_S])
 
 Prints "PORT <n>" once listening, "DONE <seconds>" when a leech completes (then exits 0),
 progress on stderr. Loopback only; DHT, LSD, UPnP, NAT-PMP, uTP and encryption are off.
@@ -24,6 +25,7 @@ def main():
     ap.add_argument("--peer", action="append", default=[])
     ap.add_argument("--timeout", type=float, default=300)
     ap.add_argument("--quiet", action="store_true")
+    ap.add_argument("--upload-limit", type=int, default=0, help="bytes/s, 0 = none")
     a = ap.parse_args()
 
     ses = lt.session({
@@ -50,6 +52,10 @@ def main():
     atp.flags &= ~lt.torrent_flags.auto_managed
     atp.flags &= ~lt.torrent_flags.paused
     h = ses.add_torrent(atp)
+    if a.upload_limit:
+        # Per torrent: the session-wide limit leaves loopback peers unlimited (their
+        # "local" peer class).
+        h.set_upload_limit(a.upload_limit)
     # Wait until the listen socket is up to report the port.
     for _ in range(100):
         if ses.listen_port() != 0:
