@@ -248,50 +248,47 @@ impl InfoHasher {
     /// [`InfoHasher::start`], and a copy of it.
     pub(crate) fn finish(&self, raw: &[u8], version: TorrentVersion) -> (InfoHash, Vec<u8>) {
         let taken = self.helper().take();
-        let helper = match taken {
+        let shared = match taken {
             Some((start, shared))
                 if start == raw.as_ptr() as usize && raw.len() <= shared.bytes.len() =>
             {
-                Some(shared)
+                shared
             }
-            Some((_, other)) => {
-                other.taken.store(true, Ordering::Release);
-                None
+            other => {
+                if let Some((_, other)) = other {
+                    other.taken.store(true, Ordering::Release);
+                }
+                return hash_and_copy(raw, version);
             }
-            None => None,
         };
         // SHA-256 (v2, hybrid) is computed here while the helper goes on with SHA-1.
         let v2 = (version != TorrentVersion::V1).then(|| <[u8; 32]>::from(Sha256::digest(raw)));
-        let mut helper_done = false;
-        let v1 = (version != TorrentVersion::V2).then(|| match &helper {
-            Some(shared) => {
+        let (v1, helper_done) = match version {
+            TorrentVersion::V2 => (None, false),
+            _ => {
                 let (v1, done) = shared.take_over(raw);
-                helper_done = done;
-                v1
+                (Some(v1), done)
             }
-            None => Sha1::digest(raw).into(),
-        });
-        if let Some(shared) = &helper {
-            shared.taken.store(true, Ordering::Release);
-        }
+        };
+        shared.taken.store(true, Ordering::Release);
         let hash = match (v1, v2) {
             (Some(v1), Some(v2)) => InfoHash::Hybrid { v1, v2 },
             (Some(v1), None) => InfoHash::V1(v1),
             (None, Some(v2)) => InfoHash::V2(v2),
             (None, None) => unreachable!("every version has a hash"),
         };
-        let mut helper = helper.map(Arc::try_unwrap);
+        let mut shared = Arc::try_unwrap(shared);
         // A helper that has just finished is about to let its copy go.
         for _ in 0..if helper_done { 4096 } else { 0 } {
-            match helper {
-                Some(Err(shared)) => helper = Some(Arc::try_unwrap(shared)),
-                _ => break,
+            match shared {
+                Err(still_held) => shared = Arc::try_unwrap(still_held),
+                Ok(_) => break,
             }
             std::hint::spin_loop();
         }
-        let copy = match helper {
+        let copy = match shared {
             // The helper has ended: its copy of the input is the info dict and the rest.
-            Some(Ok(shared)) => {
+            Ok(shared) => {
                 let mut bytes = shared.bytes;
                 bytes.truncate(raw.len());
                 if bytes.capacity() - bytes.len() > 4096 {
@@ -299,10 +296,36 @@ impl InfoHasher {
                 }
                 bytes
             }
-            _ => raw.to_vec(),
+            Err(_) => raw.to_vec(),
         };
         (hash, copy)
     }
+}
+
+/// The info-hash(es) of `raw` and a copy of it, on this thread: a chunk at a time, so
+/// each byte is read from memory once.
+fn hash_and_copy(raw: &[u8], version: TorrentVersion) -> (InfoHash, Vec<u8>) {
+    let mut copy = Vec::with_capacity(raw.len());
+    let mut v1 = (version != TorrentVersion::V2).then(Sha1::new);
+    let mut v2 = (version != TorrentVersion::V1).then(Sha256::new);
+    for chunk in raw.chunks(2 * CHUNK) {
+        copy.extend_from_slice(chunk);
+        if let Some(h) = &mut v1 {
+            h.update(chunk);
+        }
+        if let Some(h) = &mut v2 {
+            h.update(chunk);
+        }
+    }
+    let v1 = v1.map(|h| <[u8; 20]>::from(h.finalize()));
+    let v2 = v2.map(|h| <[u8; 32]>::from(h.finalize()));
+    let hash = match (v1, v2) {
+        (Some(v1), Some(v2)) => InfoHash::Hybrid { v1, v2 },
+        (Some(v1), None) => InfoHash::V1(v1),
+        (None, Some(v2)) => InfoHash::V2(v2),
+        (None, None) => unreachable!("every version has a hash"),
+    };
+    (hash, copy)
 }
 
 #[cfg(test)]
