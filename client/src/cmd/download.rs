@@ -21,6 +21,18 @@ pub struct Args {
     /// Keep seeding after the download completes (until Ctrl-C).
     #[arg(long)]
     pub seed: bool,
+    #[command(flatten)]
+    pub swarm: Swarm,
+    /// Download pieces in order (for playing while downloading).
+    #[arg(long)]
+    pub sequential: bool,
+    #[command(flatten)]
+    pub report: Report,
+}
+
+/// Where and how fast a downloading command trades with peers.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Swarm {
     /// A peer to connect to (repeatable), e.g. 127.0.0.1:6881 or [::1]:6881.
     #[arg(long = "peer", value_name = "ADDR")]
     pub peers: Vec<SocketAddr>,
@@ -33,9 +45,11 @@ pub struct Args {
     /// Upload limit, e.g. 500k, 10M (bytes per second).
     #[arg(long, value_name = "RATE", value_parser = parse_rate)]
     pub max_up: Option<u64>,
-    /// Download pieces in order (for playing while downloading).
-    #[arg(long)]
-    pub sequential: bool,
+}
+
+/// How a command reports: a progress bar, JSON lines, or nothing but errors.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct Report {
     /// Print progress and events as JSON lines.
     #[arg(long)]
     pub json: bool,
@@ -78,7 +92,22 @@ pub(crate) async fn start_session(
 }
 
 async fn download(args: Args) -> anyhow::Result<ExitCode> {
-    let source = Source::parse(&args.torrent);
+    let (session, handle) =
+        start_torrent(&args.torrent, &args.output, &args.swarm, args.sequential).await?;
+    let code = watch(&handle, args.report, !args.seed).await;
+    session.shutdown().await;
+    code
+}
+
+/// Checks the torrent argument and the output folder, starts a session and adds the
+/// torrent to it.
+pub(crate) async fn start_torrent(
+    torrent: &str,
+    output: &std::path::Path,
+    swarm: &Swarm,
+    sequential: bool,
+) -> anyhow::Result<(Session, TorrentHandle)> {
+    let source = Source::parse(torrent);
     if let Source::TorrentFile(p) = &source
         && !p.exists()
     {
@@ -87,27 +116,25 @@ async fn download(args: Args) -> anyhow::Result<ExitCode> {
             p.display()
         );
     }
-    std::fs::create_dir_all(&args.output)
-        .with_context(|| format!("cannot create the folder {}", args.output.display()))?;
-    let session = start_session(args.listen, args.max_down, args.max_up).await?;
-    let mut add = AddTorrent::new(source, &args.output);
-    add.peers = args.peers.clone();
-    add.sequential = args.sequential;
+    std::fs::create_dir_all(output)
+        .with_context(|| format!("cannot create the folder {}", output.display()))?;
+    let session = start_session(swarm.listen, swarm.max_down, swarm.max_up).await?;
+    let mut add = AddTorrent::new(source, output);
+    add.peers = swarm.peers.clone();
+    add.sequential = sequential;
     add.limits = Limits::default();
     let handle = session.add(add).await?;
-    let code = watch(&handle, &args, !args.seed).await;
-    session.shutdown().await;
-    code
+    Ok((session, handle))
 }
 
 /// Shows progress until completion (`exit_on_complete`), an error, or Ctrl-C.
 pub(crate) async fn watch(
     handle: &TorrentHandle,
-    args: &Args,
+    report: Report,
     exit_on_complete: bool,
 ) -> anyhow::Result<ExitCode> {
     let mut events = handle.events();
-    let mut progress = Progress::new(args.json, args.quiet);
+    let mut progress = Progress::new(report.json, report.quiet);
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     let mut completed = false;
     let mut ctrl_c = std::pin::pin!(tokio::signal::ctrl_c());

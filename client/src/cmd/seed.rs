@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use shoal::{AddTorrent, Event, Source, TorrentState};
 
-use super::download::{start_session, watch};
+use super::download::{Report, start_session, watch};
 use super::progress::parse_rate;
 
 /// Arguments of `shoal seed`.
@@ -28,12 +28,8 @@ pub struct Args {
     /// Upload limit, e.g. 500k, 10M (bytes per second).
     #[arg(long, value_name = "RATE", value_parser = parse_rate)]
     pub max_up: Option<u64>,
-    /// Print progress and events as JSON lines.
-    #[arg(long)]
-    pub json: bool,
-    /// Print nothing but errors.
-    #[arg(long)]
-    pub quiet: bool,
+    #[command(flatten)]
+    pub report: Report,
 }
 
 /// Runs `shoal seed`.
@@ -87,26 +83,14 @@ async fn seed(args: Args) -> anyhow::Result<ExitCode> {
             checked.pieces_total
         );
     }
-    if !args.quiet && !args.json {
+    if !args.report.quiet && !args.report.json {
         eprintln!(
             "seeding {} on {} (Ctrl-C to stop)",
             checked.name.unwrap_or_default(),
             session.listen_addr().map_or("-".into(), |a| a.to_string())
         );
     }
-    let dl_args = super::download::Args {
-        torrent: String::new(),
-        output: args.data.clone(),
-        seed: true,
-        peers: Vec::new(),
-        listen: args.listen,
-        max_down: None,
-        max_up: args.max_up,
-        sequential: false,
-        json: args.json,
-        quiet: args.quiet,
-    };
-    let code = watch(&handle, &dl_args, false).await?;
+    let code = watch(&handle, args.report, false).await?;
     session.shutdown().await;
     Ok(if code == ExitCode::from(130) {
         ExitCode::SUCCESS

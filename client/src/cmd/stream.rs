@@ -15,10 +15,9 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use shoal::{AddTorrent, Source, TorrentHandle};
+use shoal::TorrentHandle;
 
-use super::download::{self, start_session, watch};
-use super::progress::parse_rate;
+use super::download::{Report, Swarm, start_torrent, watch};
 
 /// Arguments of `shoal stream`.
 #[derive(Debug, clap::Args)]
@@ -35,24 +34,10 @@ pub struct Args {
     /// Folder to download into (the payload lands at DIR/<torrent name>).
     #[arg(short = 'o', long = "output", value_name = "DIR", default_value = ".")]
     pub output: PathBuf,
-    /// A peer to connect to (repeatable), e.g. 127.0.0.1:6881 or [::1]:6881.
-    #[arg(long = "peer", value_name = "ADDR")]
-    pub peers: Vec<SocketAddr>,
-    /// Address to accept peers on.
-    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:6881")]
-    pub listen: SocketAddr,
-    /// Download limit, e.g. 500k, 10M (bytes per second).
-    #[arg(long, value_name = "RATE", value_parser = parse_rate)]
-    pub max_down: Option<u64>,
-    /// Upload limit, e.g. 500k, 10M (bytes per second).
-    #[arg(long, value_name = "RATE", value_parser = parse_rate)]
-    pub max_up: Option<u64>,
-    /// Print progress and events as JSON lines.
-    #[arg(long)]
-    pub json: bool,
-    /// Print nothing but errors and the address to play.
-    #[arg(long)]
-    pub quiet: bool,
+    #[command(flatten)]
+    pub swarm: Swarm,
+    #[command(flatten)]
+    pub report: Report,
 }
 
 /// Runs `shoal stream` until Ctrl-C.
@@ -76,26 +61,12 @@ struct Served {
 }
 
 async fn stream(args: Args) -> anyhow::Result<ExitCode> {
-    let source = Source::parse(&args.torrent);
-    if let Source::TorrentFile(p) = &source
-        && !p.exists()
-    {
-        anyhow::bail!(
-            "{} does not exist (give a .torrent file or a magnet: link)",
-            p.display()
-        );
-    }
-    std::fs::create_dir_all(&args.output)
-        .with_context(|| format!("cannot create the folder {}", args.output.display()))?;
     // The player's address is taken first: a busy port fails before any download starts.
     let listener = tokio::net::TcpListener::bind(args.http)
         .await
         .with_context(|| format!("cannot serve HTTP on {}", args.http))?;
     let http_addr = listener.local_addr()?;
-    let session = start_session(args.listen, args.max_down, args.max_up).await?;
-    let mut add = AddTorrent::new(source, &args.output);
-    add.peers = args.peers.clone();
-    let handle = session.add(add).await?;
+    let (session, handle) = start_torrent(&args.torrent, &args.output, &args.swarm, false).await?;
     let meta = handle.wait_metainfo().await?;
 
     let file = match args.file {
@@ -124,7 +95,7 @@ async fn stream(args: Args) -> anyhow::Result<ExitCode> {
     });
     drop(probe);
     let url = format!("http://{http_addr}/{}", percent_encode(&served.name));
-    if args.json {
+    if args.report.json {
         println!(
             "{}",
             serde_json::json!({
@@ -152,19 +123,7 @@ async fn stream(args: Args) -> anyhow::Result<ExitCode> {
             .await
     });
 
-    let watch_args = download::Args {
-        torrent: args.torrent.clone(),
-        output: args.output.clone(),
-        seed: true,
-        peers: args.peers.clone(),
-        listen: args.listen,
-        max_down: args.max_down,
-        max_up: args.max_up,
-        sequential: false,
-        json: args.json,
-        quiet: args.quiet,
-    };
-    let code = watch(&handle, &watch_args, false).await;
+    let code = watch(&handle, args.report, false).await;
     let _ = stop_tx.send(());
     // A player may hold a connection open: do not wait for it for long.
     let _ = tokio::time::timeout(std::time::Duration::from_secs(2), server).await;
