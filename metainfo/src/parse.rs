@@ -398,7 +398,7 @@ fn path_element_error(key: Key<'_>, i: usize, kind: &str) -> Error {
 }
 
 /// A v1 `path` list as read by the scan.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct ScannedPath<'a> {
     /// The list, as received.
     list: &'a [u8],
@@ -535,6 +535,58 @@ fn scan_file<'a>(
         });
         return Ok(end);
     }
+    let (end, fields) = match scan_plain_file(input, pos, open) {
+        Some(plain) => plain,
+        None => scan_file_fields(input, pos, open)?,
+    };
+    match v1_file(i, &fields) {
+        Ok(file) => files.push(file),
+        Err(e) => *problem = Some(e),
+    }
+    Ok(end)
+}
+
+/// The common file entry, `d6:lengthi<n>e4:pathl<strings>ee`, read without the general
+/// dictionary walk: its end and fields, as [`scan_file_fields`] would give them; `None`
+/// for any other entry (which that then reads, or finds malformed).
+fn scan_plain_file(input: &[u8], pos: usize, open: usize) -> Option<(usize, V1Fields<'_>)> {
+    // The entry is inside `open` containers and holds a list: as the nesting check of
+    // `scan::dict` and `scan::list`.
+    if open + 1 >= MAX_DEPTH || !input.get(pos..)?.starts_with(b"d6:lengthi") {
+        return None;
+    }
+    let (length, p) = scan::int(input, pos + 9).ok()?;
+    if input.get(p..)?.starts_with(b"4:pathl") {
+        let list = p + 6;
+        let mut q = list + 1;
+        let mut last = None;
+        while *input.get(q)? != b'e' {
+            if !input[q].is_ascii_digit() {
+                return None;
+            }
+            let (part, end) = scan::bytes(input, q).ok()?;
+            last = Some(part);
+            q = end;
+        }
+        if input.get(q + 1) == Some(&b'e') {
+            let path = ScannedPath {
+                list: &input[list..=q],
+                bad: None,
+                last,
+            };
+            let fields = V1Fields {
+                length: Some(Ok(length)),
+                path: Some(Ok(path)),
+                ..V1Fields::default()
+            };
+            return Some((q + 2, fields));
+        }
+    }
+    None
+}
+
+/// The fields of the (v1) file entry dictionary at `pos`, and its end.
+fn scan_file_fields(input: &[u8], pos: usize, open: usize) -> Scan<(usize, V1Fields<'_>)> {
     let mut fields = V1Fields::default();
     let end = scan::dict(input, pos, open, |key, p| match key {
         b"length" => {
@@ -570,15 +622,11 @@ fn scan_file<'a>(
             Ok(end)
         }
     })?;
-    match v1_file(i, &fields) {
-        Ok(file) => files.push(file),
-        Err(e) => *problem = Some(e),
-    }
-    Ok(end)
+    Ok((end, fields))
 }
 
 /// The values of the keys of a v1 file entry that are read (the first of each).
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 struct V1Fields<'a> {
     attr: Option<Span<'a>>,
     /// An integer, or what was there instead.
@@ -1387,6 +1435,45 @@ mod tests {
         // Real files are still made unique: the last one repeats the first one's name.
         assert_eq!(all[0], "padtest/f000");
         assert_eq!(all[298], "padtest/f000.1");
+    }
+
+    proptest::proptest! {
+        /// The fast read of a common file entry gives what the general one gives, and
+        /// leaves every other entry to it.
+        #[test]
+        fn plain_entries_are_read_as_the_dictionary_walk_reads_them(
+            edits in proptest::collection::vec((0usize..64, proptest::prelude::any::<u8>(), 0u8..3), 0..3),
+            open in proptest::prop_oneof![proptest::strategy::Just(1usize), proptest::strategy::Just(MAX_DEPTH - 2), proptest::strategy::Just(MAX_DEPTH - 1)],
+        ) {
+            let mut entry = b"d6:lengthi1234e4:pathl3:dir0:8:file.binee".to_vec();
+            for (at, byte, op) in edits {
+                let at = at.min(entry.len());
+                match op {
+                    0 if at < entry.len() => entry[at] = byte,
+                    1 => entry.insert(at, byte),
+                    _ if at < entry.len() => {
+                        entry.remove(at);
+                    }
+                    _ => {}
+                }
+            }
+            entry.extend_from_slice(b"e4:name1:x");
+            if let Some(fast) = scan_plain_file(&entry, 0, open) {
+                let general = scan_file_fields(&entry, 0, open).ok();
+                proptest::prop_assert_eq!(Some(fast), general);
+            }
+        }
+    }
+
+    #[test]
+    fn the_common_entry_takes_the_fast_read() {
+        let entry = b"d6:lengthi7e4:pathl1:a2:bcee";
+        let (end, fields) = scan_plain_file(entry, 0, 1).unwrap();
+        assert_eq!(end, entry.len());
+        assert_eq!(Some((end, fields)), scan_file_fields(entry, 0, 1).ok());
+        assert!(scan_plain_file(b"d6:lengthi7e4:pathl1:ai1eee", 0, 1).is_none());
+        assert!(scan_plain_file(b"d6:lengthi7e4:pathl1:ae1:xi1ee", 0, 1).is_none());
+        assert!(scan_plain_file(entry, 0, MAX_DEPTH - 1).is_none());
     }
 
     #[test]

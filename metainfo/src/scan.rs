@@ -243,7 +243,7 @@ pub(crate) fn kind_at(input: &[u8], pos: usize) -> &'static str {
 }
 
 /// A checked value: its exact bytes.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Span<'a>(pub(crate) &'a [u8]);
 
 impl<'a> Span<'a> {
