@@ -97,12 +97,7 @@ async fn announce(
         let c = sh
             .store
             .announce(&a, Instant::now(), ReplyFamilies::Both, rng, sel);
-        let peers: Vec<SocketAddr> = sel
-            .v4
-            .iter()
-            .map(|p| SocketAddr::V4(*p))
-            .chain(sel.v6.iter().map(|p| SocketAddr::V6(*p)))
-            .collect();
+        let peers: Vec<SocketAddr> = sel.addrs().collect();
         (c, peers)
     });
     Counters::add(&counters.announces);

@@ -3,9 +3,11 @@
 
 use std::collections::HashMap;
 use std::collections::hash_map::{Entry, RandomState};
-use std::net::{IpAddr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::net::{IpAddr, SocketAddr, SocketAddrV6};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
+
+use tracker_proto::{CompactV4, CompactV6};
 
 /// Number of shards; a power of two. Enough that workers rarely wait on each other.
 const SHARDS: usize = 128;
@@ -82,13 +84,14 @@ pub struct SwarmCounts {
     pub downloaded: u32,
 }
 
-/// Peers to hand to an announcing client, in compact address form.
+/// Peers to hand to an announcing client, in compact wire form (the store keeps them so):
+/// a UDP reply copies these bytes as they are.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PeerSelection {
-    /// IPv4 peers.
-    pub v4: Vec<SocketAddrV4>,
-    /// IPv6 peers.
-    pub v6: Vec<SocketAddrV6>,
+    /// IPv4 peers, 6 bytes each (address, port; big-endian).
+    pub v4: Vec<[u8; 6]>,
+    /// IPv6 peers, 18 bytes each (address, port; big-endian).
+    pub v6: Vec<[u8; 18]>,
 }
 
 impl PeerSelection {
@@ -96,6 +99,22 @@ impl PeerSelection {
     pub fn clear(&mut self) {
         self.v4.clear();
         self.v6.clear();
+    }
+
+    /// The IPv4 peers as a compact view (iterate it for addresses).
+    pub fn compact_v4(&self) -> CompactV4<'_> {
+        CompactV4::from_entries(&self.v4)
+    }
+
+    /// The IPv6 peers as a compact view (iterate it for addresses).
+    pub fn compact_v6(&self) -> CompactV6<'_> {
+        CompactV6::from_entries(&self.v6)
+    }
+
+    /// All peers as addresses, IPv4 first.
+    pub fn addrs(&self) -> impl Iterator<Item = SocketAddr> + '_ {
+        let v4 = self.compact_v4().into_iter().map(SocketAddr::V4);
+        v4.chain(self.compact_v6().into_iter().map(SocketAddr::V6))
     }
 }
 
@@ -149,6 +168,7 @@ impl Default for PeerRng {
 #[derive(Debug, Clone, Copy)]
 struct Peer<A> {
     id: [u8; 20],
+    /// The compact entry ([`CompactV4::entry`], [`CompactV6::entry`]): what replies carry.
     addr: A,
     /// Seconds since the store's epoch after which the peer is dropped.
     expires: u32,
@@ -363,8 +383,8 @@ impl<A: Copy + PartialEq> PeerList<A> {
 
 #[derive(Debug)]
 struct Swarm {
-    v4: PeerList<SocketAddrV4>,
-    v6: PeerList<SocketAddrV6>,
+    v4: PeerList<[u8; 6]>,
+    v6: PeerList<[u8; 18]>,
     downloaded: u32,
 }
 
@@ -501,14 +521,14 @@ impl SwarmStore {
         let completed = match addr {
             SocketAddr::V4(v4) => swarm.v4.upsert(
                 a,
-                v4,
+                CompactV4::entry(v4),
                 expires,
                 self.limits.max_peers_per_swarm,
                 &self.hasher,
             ),
             SocketAddr::V6(v6) => swarm.v6.upsert(
                 a,
-                v6,
+                CompactV6::entry(v6),
                 expires,
                 self.limits.max_peers_per_swarm,
                 &self.hasher,
@@ -647,7 +667,10 @@ mod tests {
             &mut out,
         );
         assert_eq!((c.seeders, c.leechers), (1, 1));
-        assert_eq!(out.v4, vec!["127.0.0.1:1001".parse().unwrap()]);
+        assert_eq!(
+            out.compact_v4().to_vec(),
+            vec!["127.0.0.1:1001".parse().unwrap()]
+        );
         // The leecher completes: two seeders, one completion.
         let c = s.announce(
             &ann(1, 2, 1002, 0, PeerEvent::Completed),
@@ -752,7 +775,11 @@ mod tests {
         a.numwant = Some(100_000);
         s.announce(&a, t0, ReplyFamilies::Own, &mut rng, &mut out);
         assert_eq!(out.v4.len(), 100, "all others, never itself");
-        assert!(!out.v4.contains(&"127.0.0.1:3000".parse().unwrap()));
+        assert!(
+            !out.compact_v4()
+                .iter()
+                .any(|p| p == "127.0.0.1:3000".parse().unwrap())
+        );
         a.numwant = Some(0);
         s.announce(&a, t0, ReplyFamilies::Own, &mut rng, &mut out);
         assert!(out.v4.is_empty());
@@ -852,7 +879,7 @@ mod tests {
         let mut a = ann(8, 250, 2000, 0, PeerEvent::None);
         a.numwant = Some(50);
         s.announce(&a, t0, ReplyFamilies::Own, &mut rng, &mut out);
-        let mut got: Vec<u16> = out.v4.iter().map(|p| p.port()).collect();
+        let mut got: Vec<u16> = out.compact_v4().iter().map(|p| p.port()).collect();
         got.sort_unstable();
         assert_eq!(got, [1000, 1001, 1002]);
     }
@@ -890,7 +917,7 @@ mod tests {
                 model.remove(&peer);
             } else {
                 model.insert(peer, seeder);
-                let mut got: Vec<u16> = out.v4.iter().map(|p| p.port() - 1000).collect();
+                let mut got: Vec<u16> = out.compact_v4().iter().map(|p| p.port() - 1000).collect();
                 got.sort_unstable();
                 let want: Vec<u16> = model
                     .iter()
@@ -980,11 +1007,17 @@ mod tests {
         s.announce(&b, t0, ReplyFamilies::Own, &mut rng, &mut out);
         assert!(out.v4.is_empty() && out.v6.is_empty(), "own family only");
         s.announce(&b, t0, ReplyFamilies::Both, &mut rng, &mut out);
-        assert_eq!(out.v6, vec!["[::1]:6881".parse().unwrap()]);
+        assert_eq!(
+            out.compact_v6().to_vec(),
+            vec!["[::1]:6881".parse().unwrap()]
+        );
         let mut c = ann(5, 3, 6883, 5, PeerEvent::None);
         c.numwant = Some(10);
         s.announce(&c, t0, ReplyFamilies::Own, &mut rng, &mut out);
-        assert_eq!(out.v4, vec!["127.0.0.2:6882".parse().unwrap()]);
+        assert_eq!(
+            out.compact_v4().to_vec(),
+            vec!["127.0.0.2:6882".parse().unwrap()]
+        );
         assert_eq!(s.scrape(&[5; 20]).leechers, 3);
     }
 }

@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use socket2::{Domain, Protocol as SockProtocol, Socket, Type};
 use tracker_proto::{
-    RequestParseError, UdpAnnounceResponse, UdpPeers, UdpRequest, UdpResponse, UdpScrapeResponse,
+    CompactPeers, RequestParseError, UdpAnnounceResponseRef, UdpRequest, UdpResponse,
+    UdpScrapeResponse,
 };
 
 use crate::error::{Error, Result};
@@ -291,26 +292,19 @@ impl Worker {
                     &mut self.rng,
                     &mut self.selection,
                 );
-                // Lend the selection's vector to the response and take it back after
-                // encoding, so the fast path allocates nothing.
+                // The store keeps peers in wire form: the reply is a header and a copy.
                 let peers = match from {
-                    SocketAddr::V4(_) => UdpPeers::V4(std::mem::take(&mut self.selection.v4)),
-                    SocketAddr::V6(_) => UdpPeers::V6(std::mem::take(&mut self.selection.v6)),
+                    SocketAddr::V4(_) => CompactPeers::V4(self.selection.compact_v4()),
+                    SocketAddr::V6(_) => CompactPeers::V6(self.selection.compact_v6()),
                 };
-                let resp = UdpResponse::Announce(UdpAnnounceResponse {
+                UdpAnnounceResponseRef {
                     transaction_id: req.transaction_id,
                     interval: self.interval,
                     leechers: counts.leechers,
                     seeders: counts.seeders,
                     peers,
-                });
-                resp.encode(out);
-                if let UdpResponse::Announce(UdpAnnounceResponse { peers, .. }) = resp {
-                    match peers {
-                        UdpPeers::V4(v) => self.selection.v4 = v,
-                        UdpPeers::V6(v) => self.selection.v6 = v,
-                    }
                 }
+                .encode(out);
                 Counters::add(&self.counters.announces);
             }
             Ok(UdpRequest::Scrape(req)) => {
