@@ -54,6 +54,15 @@ fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
 
 #[test]
 fn stream_serves_the_largest_file_with_ranges() {
+    stream_with_ranges(false);
+}
+
+#[test]
+fn stream_of_a_magnet_link_serves_once_the_metadata_is_fetched() {
+    stream_with_ranges(true);
+}
+
+fn stream_with_ranges(magnet: bool) {
     let dir = tempfile::tempdir().unwrap();
     let src = dir.path().join("seed");
     let folder = src.join("show");
@@ -64,13 +73,18 @@ fn stream_serves_the_largest_file_with_ranges() {
     let meta = make_torrent(&folder, 32 * 1024, &[]);
     let torrent = write_torrent(dir.path(), &meta);
     let (_seeder, peer) = start_shoal_seeder(&torrent, &src, "--quiet", 20);
+    let source = if magnet {
+        metainfo::Magnet::from_metainfo(&meta).to_string()
+    } else {
+        torrent.to_str().unwrap().to_string()
+    };
 
     let out = dir.path().join("out");
     let mut streamer = ChildGuard::spawn(
         SHOAL,
         &[
             "stream",
-            torrent.to_str().unwrap(),
+            &source,
             "-o",
             out.to_str().unwrap(),
             "--peer",
