@@ -403,9 +403,13 @@ impl Conn {
         let blocks = {
             let mut st = self.torrent.lock();
             let hashing = st.hashing;
+            let now_ms = Instant::now()
+                .saturating_duration_since(self.torrent.session.epoch)
+                .as_millis() as u64;
             let Some(picker) = st.picker.as_mut() else {
                 return;
             };
+            picker.set_now(now_ms);
             // Finished pieces wait in memory for the hashing threads: while too many wait
             // (a slow disk), ask for nothing new, so memory stays bounded. The first
             // piece hashed wakes the peers again (its `Have`).

@@ -1,7 +1,8 @@
 //! Piece and block picking, with no IO and no clock.
 //!
 //! Order of preference when a peer has room for more requests:
-//! 1. blocks of pieces with a deadline (streaming), earliest deadline first;
+//! 1. blocks of pieces with a deadline (streaming), earliest deadline first — and only
+//!    those while a deadline is past;
 //! 2. free blocks of pieces already in progress (finish what was started);
 //! 3. a new piece: in sequential mode the lowest wanted index, else — while fewer than
 //!    [`RANDOM_FIRST`] pieces are complete — a random one (to have something to trade
@@ -62,6 +63,8 @@ pub struct Picker {
     partial: HashMap<u32, Partial>,
     sequential: bool,
     deadlines: Vec<(u64, u32)>,
+    /// The caller's clock, in deadline units (see [`Picker::set_now`]).
+    now: u64,
     rng: SmallRng,
 }
 
@@ -89,6 +92,7 @@ impl Picker {
             partial: HashMap::new(),
             sequential: false,
             deadlines: Vec::new(),
+            now: 0,
             rng,
         }
     }
@@ -196,6 +200,14 @@ impl Picker {
         }
     }
 
+    /// Tells the picker the time, in the unit of the deadlines. While a deadline is past
+    /// (a stream waits for its piece), [`pick`](Self::pick) gives a peer that has that
+    /// piece only blocks of deadline pieces: its queue then holds what the reader needs,
+    /// not pieces that would arrive before it.
+    pub fn set_now(&mut self, now: u64) {
+        self.now = now;
+    }
+
     /// Whether `piece` has a deadline.
     pub fn has_deadline(&self, piece: u32) -> bool {
         self.deadlines.iter().any(|(_, p)| *p == piece)
@@ -286,6 +298,17 @@ impl Picker {
             if ok(self, p) {
                 self.take_duplicates(p, outstanding, max, &mut out);
             }
+        }
+
+        // A late piece this peer can give: keep its queue for deadline pieces (a late
+        // piece that no peer of ours has holds nothing back).
+        let late = self
+            .deadlines
+            .iter()
+            .take_while(|(due, _)| *due <= self.now)
+            .any(|(_, p)| ok(self, *p));
+        if late {
+            return out;
         }
 
         // 2. Pieces in progress, highest priority then most complete first.
@@ -626,6 +649,37 @@ mod tests {
             .map(|b| b.piece)
             .collect();
         assert_eq!(got, vec![2, 5]);
+    }
+
+    #[test]
+    fn a_past_deadline_holds_other_pieces_back() {
+        let pieces = |blocks: Vec<BlockRef>| blocks.iter().map(|b| b.piece).collect::<Vec<_>>();
+        let mut p = picker(8, BLOCK_LEN);
+        p.set_deadline(5, 100);
+        p.set_now(50);
+        // Not due yet: the deadline piece first, then others fill the room.
+        let got = pieces(p.pick(&all, &none, None, 3));
+        assert_eq!(got.len(), 3);
+        assert_eq!(got[0], 5);
+
+        let mut p = picker(8, BLOCK_LEN);
+        p.set_deadline(5, 100);
+        p.set_deadline(6, 300);
+        p.set_now(150);
+        // Piece 5 is late: only deadline pieces, whatever the room.
+        assert_eq!(pieces(p.pick(&all, &none, None, 4)), vec![5, 6]);
+        p.mark_have(5);
+        // Nothing late any more: the rest of the torrent again.
+        let got = pieces(p.pick(&all, &none, None, 3));
+        assert_eq!(got.len(), 3);
+        assert!(!got.contains(&5), "{got:?}");
+
+        // A late piece this peer does not have holds nothing back.
+        let mut p = picker(8, BLOCK_LEN);
+        p.set_deadline(5, 100);
+        p.set_now(150);
+        let got = pieces(p.pick(&|x| x != 5, &none, None, 3));
+        assert_eq!(got.len(), 3);
     }
 
     #[test]
