@@ -62,7 +62,9 @@ fn worker() {
                 q = pool.ready.wait(q).unwrap_or_else(|e| e.into_inner());
             }
         };
-        job();
+        // A job that panics must not take its thread with it: the pool would shrink, and
+        // with no thread left every piece after it would wait forever.
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
     }
 }
 
