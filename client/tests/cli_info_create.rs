@@ -60,6 +60,28 @@ fn info_json_has_the_fields_and_hashes_of_a_hybrid_torrent() {
     assert!(v["trackers"].is_array());
     assert!(v["web_seeds"].is_array());
     assert_eq!(v["private"], false);
+
+    // The text lists each real file with its index in that list (what `stream --file`
+    // takes), pad files skipped.
+    let out = shoal(&[
+        "info",
+        &corpus("bep52-test-torrents/bittorrent-v2-hybrid-test.torrent"),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let listed: Vec<&str> = text.lines().filter(|l| l.starts_with("  [")).collect();
+    assert_eq!(
+        listed.len(),
+        files.iter().filter(|f| f["pad"] == false).count()
+    );
+    for line in listed {
+        let i: usize = line[3..line.find(']').unwrap()].parse().unwrap();
+        assert_eq!(files[i]["pad"], false, "{line}");
+        let name = files[i]["path"].as_array().unwrap().last().unwrap();
+        assert!(
+            line.ends_with(name.as_str().unwrap()),
+            "{line} is not file {i}"
+        );
+    }
 }
 
 #[test]

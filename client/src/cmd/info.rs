@@ -201,9 +201,16 @@ fn torrent_text(meta: &Metainfo) -> String {
             let _ = writeln!(s, "  {url}");
         }
     }
+    // The index is the file's place in the torrent's list (pad files count), what
+    // `shoal stream --file N` takes.
     let _ = writeln!(s, "Files:");
-    for f in real_files {
-        let _ = writeln!(s, "  {:>12}  {}", human_size(f.length), f.display_path());
+    for (i, f) in meta.files().iter().enumerate().filter(|(_, f)| !f.pad) {
+        let _ = writeln!(
+            s,
+            "  [{i}] {:>12}  {}",
+            human_size(f.length),
+            f.display_path()
+        );
     }
     let _ = writeln!(s, "Magnet:        {}", Magnet::from_metainfo(meta));
     s
