@@ -15,9 +15,8 @@
 //! a copy, not a wait for the scheduler. That is why the helper is a detached thread
 //! owning its bytes rather than a scoped one borrowing the input: a scope would wait for
 //! the helper to run and end (measured: 3 to 7 ms tails while other jobs kept both cores
-//! busy). A helper that got less than half the hash done by the time the parser needed
-//! it makes the next parses (4, then 8, ... up to 64) hash on one thread; the copy is
-//! made either way.
+//! busy). A helper that had not hashed a chunk by the time the parser needed the hash
+//! makes the next parses (4, then 8, ... up to 64) hash on one thread.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
@@ -38,13 +37,15 @@ const CHUNK: usize = 16 * 1024;
 /// `end` before the scan has found it.
 const UNKNOWN: usize = usize::MAX;
 
-/// How many parses start no helper: set after a helper got less than half the hash
-/// done by the time the parser needed it (its core was busy with other work), so a
-/// machine without a free core does not pay for thread starts that do not pay off.
+/// How many parses start no helper: set after a helper that had not hashed a chunk by
+/// the time the parser needed the hash (no core was free to run it), so a machine
+/// without a free core does not pay for thread starts that do not pay off.
 static SKIP: AtomicU32 = AtomicU32::new(0);
 
-/// What [`SKIP`] is set to the next time: doubles (4 to 64) while helpers keep getting
-/// little done, back to 0 after one that did well.
+/// What [`SKIP`] is set to the next time: doubles (4 to 64) while helpers keep not
+/// running, back to 0 after one that ran. (A stricter test, less than half the hash
+/// done, kept a quiet machine on one thread: with no helper for a while, the idle core
+/// of this VM wakes too slowly for the next probe to pass.)
 static BACKOFF: AtomicU32 = AtomicU32::new(0);
 
 /// Whether to hash on a second thread: the machine has a second core (asked once: the
@@ -63,9 +64,9 @@ fn next_backoff(backoff: u32) -> u32 {
     backoff.saturating_mul(2).clamp(4, 64)
 }
 
-/// Records how much of the hash a helper did by the time the parser needed it.
-fn helper_did(half_or_more: bool) {
-    if half_or_more {
+/// Records whether a helper had hashed anything by the time the parser needed the hash.
+fn helper_did(something: bool) {
+    if something {
         BACKOFF.store(0, Ordering::Relaxed);
     } else {
         let next = next_backoff(BACKOFF.load(Ordering::Relaxed));
@@ -130,7 +131,7 @@ impl Shared {
             self.taken.store(true, Ordering::Release);
             std::mem::take(&mut *guard)
         };
-        helper_did(progress.done.is_some() || progress.at.min(raw.len()) >= raw.len() / 2);
+        helper_did(progress.done.is_some() || progress.at > 0);
         if let Some(done) = progress.done {
             return (done, true);
         }
