@@ -116,8 +116,8 @@ impl<S: Storage> PieceStore<S> {
 
     /// Open a store and restore what `resume_path` records: pieces whose files are
     /// unchanged are claimed, pieces of changed files are rechecked on `threads` threads.
-    /// With no (or an unusable) resume file, every piece is rechecked: missing files make
-    /// that quick.
+    /// With no (or an unusable) resume file, every piece is rechecked, except those that
+    /// need a file that does not exist.
     pub fn open_with_resume(
         layout: Layout,
         storage: S,
@@ -136,8 +136,34 @@ impl<S: Storage> PieceStore<S> {
             Some(Err(Error::BadResume { .. })) | None => (0..store.layout.num_pieces()).collect(),
             Some(Err(e)) => return Err(e),
         };
+        let to_check = store.skip_missing_files(to_check)?;
         store.recheck_pieces(&to_check, threads, &|_| {})?;
         Ok(store)
+    }
+
+    /// `pieces` without those that need bytes of a file that does not exist: they cannot
+    /// be complete. A fresh download has no files yet, and finding that out by opening a
+    /// missing file once per piece cost more than the rest of opening the store (1,024
+    /// failed `open`s for a 1 GiB torrent of 1 MiB pieces).
+    fn skip_missing_files(&self, pieces: Vec<u32>) -> Result<Vec<u32>> {
+        let files = self.layout.files();
+        let missing = (0..files.len())
+            .map(|i| {
+                let f = &files[i];
+                Ok(!f.pad && f.length > 0 && self.storage.stamp(i)?.is_none())
+            })
+            .collect::<Result<Vec<bool>>>()?;
+        if !missing.contains(&true) {
+            return Ok(pieces);
+        }
+        let mut keep = Vec::with_capacity(pieces.len());
+        for piece in pieces {
+            let mut spans = self.layout.piece_spans(piece)?;
+            if !spans.any(|s| !s.pad && s.len > 0 && missing[s.file_index]) {
+                keep.push(piece);
+            }
+        }
+        Ok(keep)
     }
 
     fn writing(&self, piece: u32) -> RwLockReadGuard<'_, ()> {

@@ -350,3 +350,61 @@ fn permission_denied_names_the_file_and_recovers() {
     assert!(write_piece(&store, &content, 1).unwrap());
     assert_eq!(store.recheck_all(1, &|_| {}).unwrap(), 2);
 }
+
+/// A FileStorage that counts reads.
+#[derive(Debug)]
+struct CountingReads(FileStorage, std::sync::atomic::AtomicUsize);
+impl Storage for CountingReads {
+    fn read_at(&self, file: usize, offset: u64, buf: &mut [u8]) -> shoal_piece_store::Result<()> {
+        self.1.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.0.read_at(file, offset, buf)
+    }
+    fn write_at(&self, file: usize, offset: u64, data: &[u8]) -> shoal_piece_store::Result<()> {
+        self.0.write_at(file, offset, data)
+    }
+    fn create(&self, file: usize) -> shoal_piece_store::Result<()> {
+        self.0.create(file)
+    }
+    fn flush(&self) -> shoal_piece_store::Result<()> {
+        self.0.flush()
+    }
+    fn stamp(
+        &self,
+        file: usize,
+    ) -> shoal_piece_store::Result<Option<shoal_piece_store::FileStamp>> {
+        self.0.stamp(file)
+    }
+}
+
+#[test]
+fn opening_without_resume_reads_no_piece_of_a_missing_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (layout, content) = sample();
+    let hashes = v1_hashes(&content, 16 * 1024);
+    let open = |data: &Path| {
+        let storage = FileStorage::new(data, &layout, FileStorageOptions::default()).unwrap();
+        let counting = CountingReads(storage, Default::default());
+        let store = PieceStore::open_with_resume(
+            layout.clone(),
+            counting,
+            hashes.clone(),
+            dir.path().join("no-resume"),
+            2,
+        )
+        .unwrap();
+        let reads = store.storage().1.load(std::sync::atomic::Ordering::Relaxed);
+        (store.num_have(), reads)
+    };
+
+    // Nothing on disk (a fresh download): no piece is read, none is had.
+    let data = dir.path().join("data");
+    assert_eq!(open(&data), (0, 0));
+
+    // Only b.bin there, complete: its pieces are read and found; a.bin's are not read.
+    fs::create_dir_all(data.join("top/sub")).unwrap();
+    fs::write(data.join("top/sub/b.bin"), &content[112 * 1024..]).unwrap();
+    let b_pieces = layout.pieces_of_file(3).unwrap().collect::<Vec<_>>();
+    let (have, reads) = open(&data);
+    assert_eq!(have, b_pieces.len() as u32);
+    assert!(reads > 0 && reads <= 4 * b_pieces.len(), "{reads} reads");
+}
