@@ -968,6 +968,9 @@ fn parse_info_dict<'a>(
         (None, Some(v2)) => pad_v2(v2, piece_length),
         (None, None) => unreachable!("v1 or v2 files were read"),
     };
+    // The list was reserved from an estimate: give the rest back before the paths and
+    // the file entries are allocated (less fresh memory per parse).
+    raw_files.shrink_to_fit();
 
     // The name comes first: every path starts with it. A name that sanitises to nothing
     // is replaced by the info-hash; otherwise hashing waits until the files are read,
