@@ -121,7 +121,7 @@ fn udp(c: &mut Criterion) {
                     IpAddr::V4(ip) => u64::from(ip.to_bits()),
                     IpAddr::V6(ip) => ip.to_bits() as u64,
                 };
-                acc.rotate_left(5) ^ ip ^ u64::from(p.port())
+                acc.wrapping_add(ip ^ u64::from(p.port()))
             })
         })
     });
