@@ -57,23 +57,7 @@ pub struct CompactV4<'a>(&'a [[u8; 6]]);
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct CompactV6<'a>(&'a [[u8; 18]]);
 
-impl<'a> CompactV4<'a> {
-    /// Bytes per peer.
-    pub const ENTRY: usize = 6;
-
-    /// Views `bytes` as peers; [`Error::BadCompactLength`] (key `compact IPv4 peers`) when
-    /// the length is not a multiple of 6.
-    #[inline]
-    pub fn new(bytes: &'a [u8]) -> Result<Self> {
-        entries(bytes, "compact IPv4 peers").map(Self)
-    }
-
-    /// Views entries that are already whole (never fails, costs nothing).
-    #[inline]
-    pub fn from_entries(entries: &'a [[u8; 6]]) -> Self {
-        Self(entries)
-    }
-
+impl CompactV4<'_> {
     /// The compact form of one address.
     #[inline]
     pub fn entry(addr: SocketAddrV4) -> [u8; 6] {
@@ -88,63 +72,9 @@ impl<'a> CompactV4<'a> {
         let [a, b, c, d, p, q] = *entry;
         SocketAddrV4::new(Ipv4Addr::new(a, b, c, d), u16::from_be_bytes([p, q]))
     }
-
-    /// The wire bytes, 6 per peer.
-    #[inline]
-    pub fn as_bytes(self) -> &'a [u8] {
-        self.0.as_flattened()
-    }
-
-    /// The entries, one array per peer.
-    #[inline]
-    pub fn entries(self) -> &'a [[u8; 6]] {
-        self.0
-    }
-
-    /// Number of peers.
-    #[inline]
-    pub fn len(self) -> usize {
-        self.0.len()
-    }
-
-    /// Whether there are none.
-    #[inline]
-    pub fn is_empty(self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// The peers, in order.
-    #[inline]
-    pub fn iter(self) -> CompactV4Iter<'a> {
-        CompactV4Iter(self.0.iter())
-    }
-
-    /// The peers in a new vector.
-    #[inline]
-    pub fn to_vec(self) -> Vec<SocketAddrV4> {
-        // A slice iterator's map has an exact length the standard library trusts: one
-        // allocation and no capacity check per element.
-        self.0.iter().map(Self::addr).collect()
-    }
 }
 
-impl<'a> CompactV6<'a> {
-    /// Bytes per peer.
-    pub const ENTRY: usize = 18;
-
-    /// Views `bytes` as peers; [`Error::BadCompactLength`] (key `compact IPv6 peers`) when
-    /// the length is not a multiple of 18.
-    #[inline]
-    pub fn new(bytes: &'a [u8]) -> Result<Self> {
-        entries(bytes, "compact IPv6 peers").map(Self)
-    }
-
-    /// Views entries that are already whole (never fails, costs nothing).
-    #[inline]
-    pub fn from_entries(entries: &'a [[u8; 18]]) -> Self {
-        Self(entries)
-    }
-
+impl CompactV6<'_> {
     /// The compact form of one address (flow info and scope id are dropped).
     #[inline]
     pub fn entry(addr: SocketAddrV6) -> [u8; 18] {
@@ -162,131 +92,131 @@ impl<'a> CompactV6<'a> {
         octets.copy_from_slice(ip);
         SocketAddrV6::new(octets.into(), u16::from_be_bytes([port[0], port[1]]), 0, 0)
     }
-
-    /// The wire bytes, 18 per peer.
-    #[inline]
-    pub fn as_bytes(self) -> &'a [u8] {
-        self.0.as_flattened()
-    }
-
-    /// The entries, one array per peer.
-    #[inline]
-    pub fn entries(self) -> &'a [[u8; 18]] {
-        self.0
-    }
-
-    /// Number of peers.
-    #[inline]
-    pub fn len(self) -> usize {
-        self.0.len()
-    }
-
-    /// Whether there are none.
-    #[inline]
-    pub fn is_empty(self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// The peers, in order.
-    #[inline]
-    pub fn iter(self) -> CompactV6Iter<'a> {
-        CompactV6Iter(self.0.iter())
-    }
-
-    /// The peers in a new vector.
-    #[inline]
-    pub fn to_vec(self) -> Vec<SocketAddrV6> {
-        self.0.iter().map(Self::addr).collect()
-    }
 }
 
-impl std::fmt::Debug for CompactV4<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_list().entries(self.iter()).finish()
-    }
+/// What [`CompactV4`] and [`CompactV6`] share: everything but the entry layout
+/// (`entry`/`addr` above). `$n` is the entry size, `$addr` the address type, `$what` the
+/// key named by a length error.
+macro_rules! compact_list {
+    ($list:ident, $iter:ident, $n:literal, $addr:ty, $what:literal) => {
+        impl<'a> $list<'a> {
+            /// Bytes per peer.
+            pub const ENTRY: usize = $n;
+
+            #[doc = concat!(
+                        "Views `bytes` as peers; [`Error::BadCompactLength`] (key `", $what,
+                        "`) when the length is not a multiple of ", stringify!($n), "."
+                    )]
+            #[inline]
+            pub fn new(bytes: &'a [u8]) -> Result<Self> {
+                entries(bytes, $what).map(Self)
+            }
+
+            /// Views entries that are already whole (never fails, costs nothing).
+            #[inline]
+            pub fn from_entries(entries: &'a [[u8; $n]]) -> Self {
+                Self(entries)
+            }
+
+            #[doc = concat!("The wire bytes, ", stringify!($n), " per peer.")]
+            #[inline]
+            pub fn as_bytes(self) -> &'a [u8] {
+                self.0.as_flattened()
+            }
+
+            /// The entries, one array per peer.
+            #[inline]
+            pub fn entries(self) -> &'a [[u8; $n]] {
+                self.0
+            }
+
+            /// Number of peers.
+            #[inline]
+            pub fn len(self) -> usize {
+                self.0.len()
+            }
+
+            /// Whether there are none.
+            #[inline]
+            pub fn is_empty(self) -> bool {
+                self.0.is_empty()
+            }
+
+            /// The peers, in order.
+            #[inline]
+            pub fn iter(self) -> $iter<'a> {
+                $iter(self.0.iter())
+            }
+
+            /// The peers in a new vector.
+            #[inline]
+            pub fn to_vec(self) -> Vec<$addr> {
+                // A slice iterator's map has an exact length the standard library trusts:
+                // one allocation and no capacity check per element.
+                self.0.iter().map(Self::addr).collect()
+            }
+        }
+
+        impl std::fmt::Debug for $list<'_> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_list().entries(self.iter()).finish()
+            }
+        }
+
+        #[doc = concat!("Iterator over a [`", stringify!($list), "`]'s peers.")]
+        #[derive(Debug, Clone)]
+        pub struct $iter<'a>(std::slice::Iter<'a, [u8; $n]>);
+
+        impl Iterator for $iter<'_> {
+            type Item = $addr;
+
+            #[inline]
+            fn next(&mut self) -> Option<$addr> {
+                self.0.next().map($list::addr)
+            }
+
+            #[inline]
+            fn size_hint(&self) -> (usize, Option<usize>) {
+                self.0.size_hint()
+            }
+        }
+
+        impl DoubleEndedIterator for $iter<'_> {
+            #[inline]
+            fn next_back(&mut self) -> Option<$addr> {
+                self.0.next_back().map($list::addr)
+            }
+        }
+
+        impl ExactSizeIterator for $iter<'_> {}
+        impl FusedIterator for $iter<'_> {}
+
+        impl<'a> IntoIterator for $list<'a> {
+            type Item = $addr;
+            type IntoIter = $iter<'a>;
+
+            #[inline]
+            fn into_iter(self) -> $iter<'a> {
+                self.iter()
+            }
+        }
+    };
 }
 
-impl std::fmt::Debug for CompactV6<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_list().entries(self.iter()).finish()
-    }
-}
-
-/// Iterator over a [`CompactV4`]'s peers.
-#[derive(Debug, Clone)]
-pub struct CompactV4Iter<'a>(std::slice::Iter<'a, [u8; 6]>);
-
-/// Iterator over a [`CompactV6`]'s peers.
-#[derive(Debug, Clone)]
-pub struct CompactV6Iter<'a>(std::slice::Iter<'a, [u8; 18]>);
-
-impl Iterator for CompactV4Iter<'_> {
-    type Item = SocketAddrV4;
-
-    #[inline]
-    fn next(&mut self) -> Option<SocketAddrV4> {
-        self.0.next().map(CompactV4::addr)
-    }
-
-    #[inline]
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        self.0.size_hint()
-    }
-}
-
-impl DoubleEndedIterator for CompactV4Iter<'_> {
-    #[inline]
-    fn next_back(&mut self) -> Option<SocketAddrV4> {
-        self.0.next_back().map(CompactV4::addr)
-    }
-}
-
-impl ExactSizeIterator for CompactV4Iter<'_> {}
-impl FusedIterator for CompactV4Iter<'_> {}
-
-impl Iterator for CompactV6Iter<'_> {
-    type Item = SocketAddrV6;
-
-    #[inline]
-    fn next(&mut self) -> Option<SocketAddrV6> {
-        self.0.next().map(CompactV6::addr)
-    }
-
-    #[inline]
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        self.0.size_hint()
-    }
-}
-
-impl DoubleEndedIterator for CompactV6Iter<'_> {
-    #[inline]
-    fn next_back(&mut self) -> Option<SocketAddrV6> {
-        self.0.next_back().map(CompactV6::addr)
-    }
-}
-
-impl ExactSizeIterator for CompactV6Iter<'_> {}
-impl FusedIterator for CompactV6Iter<'_> {}
-
-impl<'a> IntoIterator for CompactV4<'a> {
-    type Item = SocketAddrV4;
-    type IntoIter = CompactV4Iter<'a>;
-
-    #[inline]
-    fn into_iter(self) -> CompactV4Iter<'a> {
-        self.iter()
-    }
-}
-
-impl<'a> IntoIterator for CompactV6<'a> {
-    type Item = SocketAddrV6;
-    type IntoIter = CompactV6Iter<'a>;
-
-    #[inline]
-    fn into_iter(self) -> CompactV6Iter<'a> {
-        self.iter()
-    }
-}
+compact_list!(
+    CompactV4,
+    CompactV4Iter,
+    6,
+    SocketAddrV4,
+    "compact IPv4 peers"
+);
+compact_list!(
+    CompactV6,
+    CompactV6Iter,
+    18,
+    SocketAddrV6,
+    "compact IPv6 peers"
+);
 
 /// Peers of a UDP announce response in compact form, all of one address family: the
 /// borrowed counterpart of [`UdpPeers`].
