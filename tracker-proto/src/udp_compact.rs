@@ -103,10 +103,8 @@ macro_rules! compact_list {
             /// Bytes per peer.
             pub const ENTRY: usize = $n;
 
-            #[doc = concat!(
-                        "Views `bytes` as peers; [`Error::BadCompactLength`] (key `", $what,
-                        "`) when the length is not a multiple of ", stringify!($n), "."
-                    )]
+            /// Views `bytes` as peers; [`Error::BadCompactLength`] (its key names the family)
+            /// when the length is not a multiple of [`Self::ENTRY`].
             #[inline]
             pub fn new(bytes: &'a [u8]) -> Result<Self> {
                 entries(bytes, $what).map(Self)
