@@ -32,6 +32,7 @@ mod merkle;
 mod metainfo;
 mod parse;
 mod path;
+mod percent;
 mod scan;
 mod write;
 
@@ -43,6 +44,7 @@ pub use merkle::{BLOCK_SIZE, hash_pair, pad_hash};
 pub use metainfo::{FileEntry, Metainfo, TorrentVersion};
 pub use parse::{MAX_FILE_LENGTH, MAX_FILES, MAX_PIECE_LENGTH, MAX_PIECES};
 pub use path::{Components, FilePath, sanitize_component};
+pub use percent::{percent_encode, percent_encode_into};
 
 impl Metainfo {
     /// Parses a whole .torrent file.

@@ -235,14 +235,7 @@ fn percent_decode(s: &str) -> Option<String> {
 }
 
 fn percent_encode(s: &str, out: &mut fmt::Formatter<'_>) -> fmt::Result {
-    for &b in s.as_bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            write!(out, "{}", b as char)?;
-        } else {
-            write!(out, "%{b:02X}")?;
-        }
-    }
-    Ok(())
+    out.write_str(&crate::percent::percent_encode(s.as_bytes()))
 }
 
 impl fmt::Display for Magnet {

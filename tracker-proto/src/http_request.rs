@@ -83,9 +83,9 @@ impl AnnounceRequest {
     pub fn to_query_string(&self) -> String {
         let mut q = String::with_capacity(256);
         q.push_str("info_hash=");
-        percent::encode_into(&mut q, &self.info_hash);
+        metainfo::percent_encode_into(&mut q, &self.info_hash);
         q.push_str("&peer_id=");
-        percent::encode_into(&mut q, &self.peer_id.0);
+        metainfo::percent_encode_into(&mut q, &self.peer_id.0);
         // Writing to a String cannot fail.
         let _ = write!(
             q,
@@ -108,15 +108,15 @@ impl AnnounceRequest {
         }
         if let Some(key) = &self.key {
             q.push_str("&key=");
-            percent::encode_into(&mut q, key);
+            metainfo::percent_encode_into(&mut q, key);
         }
         if let Some(id) = &self.tracker_id {
             q.push_str("&trackerid=");
-            percent::encode_into(&mut q, id);
+            metainfo::percent_encode_into(&mut q, id);
         }
         if let Some(ip) = &self.ip {
             q.push_str("&ip=");
-            percent::encode_into(&mut q, ip.as_bytes());
+            metainfo::percent_encode_into(&mut q, ip.as_bytes());
         }
         q
     }
@@ -262,7 +262,7 @@ impl ScrapeRequest {
                 q.push('&');
             }
             q.push_str("info_hash=");
-            percent::encode_into(&mut q, hash);
+            metainfo::percent_encode_into(&mut q, hash);
         }
         q
     }

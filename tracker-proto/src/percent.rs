@@ -1,23 +1,9 @@
-//! Percent-encoding of query-string values (RFC 3986), binary-safe.
+//! Percent-decoding of query-string values (RFC 3986), binary-safe. Encoding is
+//! [`metainfo::percent_encode_into`].
 
 use std::borrow::Cow;
 
 use crate::error::{Error, Result};
-
-/// Appends `bytes` to `out`, keeping RFC 3986 unreserved characters and writing every
-/// other byte as `%XX` (uppercase hex).
-pub(crate) fn encode_into(out: &mut String, bytes: &[u8]) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    for &b in bytes {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push('%');
-            out.push(HEX[usize::from(b >> 4)] as char);
-            out.push(HEX[usize::from(b & 15)] as char);
-        }
-    }
-}
 
 /// Decodes `%XX` escapes; `offset` is where `input` starts in the whole query, for errors.
 ///
@@ -59,13 +45,6 @@ fn hex_value(c: u8) -> Option<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn encodes_reserved_and_binary_bytes() {
-        let mut s = String::new();
-        encode_into(&mut s, b"a-Z_.~ /%\x00\xff+");
-        assert_eq!(s, "a-Z_.~%20%2F%25%00%FF%2B");
-    }
 
     #[test]
     fn decodes_and_reports_bad_escapes() {

@@ -26,15 +26,7 @@ pub(crate) fn escape(s: &str) -> String {
 
 /// Percent-encodes a path segment or query value (unreserved characters stay).
 pub(crate) fn url_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            let _ = write!(out, "%{b:02X}");
-        }
-    }
-    out
+    metainfo::percent_encode(s.as_bytes())
 }
 
 /// Days since 1970-01-01 to (year, month, day), proleptic Gregorian calendar

@@ -94,7 +94,10 @@ async fn stream(args: Args) -> anyhow::Result<ExitCode> {
         name,
     });
     drop(probe);
-    let url = format!("http://{http_addr}/{}", percent_encode(&served.name));
+    let url = format!(
+        "http://{http_addr}/{}",
+        metainfo::percent_encode(served.name.as_bytes())
+    );
     if args.report.json {
         println!(
             "{}",
@@ -281,19 +284,6 @@ fn content_type(name: &str) -> &'static str {
     }
 }
 
-/// `name` as one URL path segment: unreserved characters kept, every other byte `%XX`.
-fn percent_encode(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    for b in name.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -320,8 +310,7 @@ mod tests {
     }
 
     #[test]
-    fn names_become_one_path_segment() {
-        assert_eq!(percent_encode("a b/ü.mkv"), "a%20b%2F%C3%BC.mkv");
+    fn media_types_follow_the_extension() {
         assert_eq!(content_type("Movie.MKV"), "video/x-matroska");
         assert_eq!(content_type("notes"), "application/octet-stream");
     }
