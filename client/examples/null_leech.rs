@@ -11,8 +11,9 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
+use bytes::BytesMut;
 use metainfo::{Metainfo, PeerId};
-use wire::{BLOCK_LEN, Handshake};
+use wire::{BLOCK_LEN, BlockRequest, Handshake, Message};
 
 /// Requests in flight: well past what loopback needs to stay busy.
 const DEPTH: usize = 512;
@@ -56,8 +57,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     sock.write_all(&hs.to_bytes())?;
     let mut theirs = [0u8; wire::HANDSHAKE_LEN];
     sock.read_exact(&mut theirs)?;
-    // interested
-    sock.write_all(&[0, 0, 0, 1, 2])?;
+    let mut interested = BytesMut::new();
+    Message::Interested.encode(&mut interested);
+    sock.write_all(&interested)?;
 
     let mut next = 0; // next block to request
     let mut received = 0u64;
@@ -65,19 +67,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut in_flight = 0usize;
     let mut buf = vec![0u8; 1 << 20];
     let mut filled = 0usize;
-    let mut out = Vec::with_capacity(DEPTH * 17);
+    let mut out = BytesMut::with_capacity(DEPTH * 17);
     while received < total {
         if Instant::now() > deadline {
             return Err(format!("gave up after 300 s at {received} of {total} bytes").into());
         }
         if unchoked {
             while in_flight < DEPTH && next < blocks.len() {
-                let (piece, off, len) = blocks[next];
-                out.extend_from_slice(&13u32.to_be_bytes());
-                out.push(6);
-                out.extend_from_slice(&piece.to_be_bytes());
-                out.extend_from_slice(&off.to_be_bytes());
-                out.extend_from_slice(&len.to_be_bytes());
+                let (index, begin, length) = blocks[next];
+                Message::Request(BlockRequest {
+                    index,
+                    begin,
+                    length,
+                })
+                .encode(&mut out);
                 next += 1;
                 in_flight += 1;
             }

@@ -19,14 +19,9 @@ struct Pool {
 
 static POOL: OnceLock<Pool> = OnceLock::new();
 
-/// How many hashing threads: one per core, unless `SHOAL_HASH_THREADS` says otherwise.
+/// How many hashing threads: one per core.
 fn threads() -> usize {
-    std::env::var("SHOAL_HASH_THREADS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .filter(|n| *n > 0)
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
-        .min(64)
+    std::thread::available_parallelism().map_or(2, |n| n.get().min(64))
 }
 
 fn pool() -> &'static Pool {
