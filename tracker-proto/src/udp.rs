@@ -415,17 +415,18 @@ impl UdpResponse {
             UdpResponse::Connect {
                 transaction_id,
                 connection_id,
-            } => {
-                out.put_u32(ACTION_CONNECT);
-                out.put_u32(*transaction_id);
-                out.put_u64(*connection_id);
+            } => UdpResponseRef::Connect {
+                transaction_id: *transaction_id,
+                connection_id: *connection_id,
             }
+            .encode(out),
             UdpResponse::Announce(r) => {
-                out.put_u32(ACTION_ANNOUNCE);
-                out.put_u32(r.transaction_id);
-                out.put_u32(r.interval);
-                out.put_u32(r.leechers);
-                out.put_u32(r.seeders);
+                out.put_slice(&crate::udp_compact::announce_header(
+                    r.transaction_id,
+                    r.interval,
+                    r.leechers,
+                    r.seeders,
+                ));
                 match &r.peers {
                     UdpPeers::V4(peers) => put_peers_v4(out, peers),
                     UdpPeers::V6(peers) => put_peers_v6(out, peers),
@@ -443,11 +444,11 @@ impl UdpResponse {
             UdpResponse::Error {
                 transaction_id,
                 message,
-            } => {
-                out.put_u32(ACTION_ERROR);
-                out.put_u32(*transaction_id);
-                out.put_slice(message.as_bytes());
+            } => UdpResponseRef::Error {
+                transaction_id: *transaction_id,
+                message: message.as_bytes(),
             }
+            .encode(out),
         }
     }
 

@@ -21,6 +21,24 @@ use crate::udp::{
 /// Length of the fixed part of an announce response.
 const ANNOUNCE_HEADER: usize = 20;
 
+/// The fixed part of an announce response, built on the stack and written with one copy.
+#[inline]
+pub(crate) fn announce_header(
+    transaction_id: u32,
+    interval: u32,
+    leechers: u32,
+    seeders: u32,
+) -> [u8; ANNOUNCE_HEADER] {
+    let mut header = [0u8; ANNOUNCE_HEADER];
+    for (at, v) in [ACTION_ANNOUNCE, transaction_id, interval, leechers, seeders]
+        .into_iter()
+        .enumerate()
+    {
+        header[at * 4..at * 4 + 4].copy_from_slice(&v.to_be_bytes());
+    }
+    header
+}
+
 /// `bytes` as `N`-byte entries, if its length is a multiple of `N`.
 #[inline]
 fn whole<const N: usize>(bytes: &[u8]) -> Option<&[[u8; N]]> {
@@ -376,20 +394,12 @@ impl UdpAnnounceResponseRef<'_> {
     /// Appends the packet to `out`: the 20-byte header, then the peer bytes as they are.
     #[inline]
     pub fn encode<B: BufMut + ?Sized>(&self, out: &mut B) {
-        let mut header = [0u8; ANNOUNCE_HEADER];
-        for (at, v) in [
-            ACTION_ANNOUNCE,
+        out.put_slice(&announce_header(
             self.transaction_id,
             self.interval,
             self.leechers,
             self.seeders,
-        ]
-        .into_iter()
-        .enumerate()
-        {
-            header[at * 4..at * 4 + 4].copy_from_slice(&v.to_be_bytes());
-        }
-        out.put_slice(&header);
+        ));
         out.put_slice(self.peers.as_bytes());
     }
 
