@@ -271,9 +271,7 @@ impl Driver {
             let meta = Arc::new(meta);
             // File priorities and deadlines set before the metadata came.
             apply_file_priorities(&meta, &mut picker, &st.file_priorities);
-            for (p, d) in st.deadlines.drain(..).collect::<Vec<_>>() {
-                picker.set_deadline(p, d);
-            }
+            picker.set_deadlines(std::mem::take(&mut st.deadlines));
             let complete = picker.wanted_complete();
             st.picker = Some(picker);
             st.active = Some(Active {

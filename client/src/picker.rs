@@ -190,14 +190,29 @@ impl Picker {
     /// Asks for `piece` before anything else, ordered by `deadline` (any monotonic unit, e.g.
     /// milliseconds from the session start). Setting it again replaces the deadline.
     pub fn set_deadline(&mut self, piece: u32, deadline: u64) {
-        if piece >= self.num_pieces {
+        self.set_deadlines([(piece, deadline)]);
+    }
+
+    /// [`set_deadline`](Self::set_deadline) for several pieces at once, with one pass over
+    /// the deadlines already set and one sort (a stream sets its whole read-ahead on every
+    /// read).
+    pub fn set_deadlines(&mut self, deadlines: impl IntoIterator<Item = (u32, u64)>) {
+        let given: HashMap<u32, u64> = deadlines
+            .into_iter()
+            .filter(|(piece, _)| *piece < self.num_pieces)
+            .collect();
+        if given.is_empty() {
             return;
         }
-        self.deadlines.retain(|(_, p)| *p != piece);
-        if !self.has(piece) {
-            self.deadlines.push((deadline, piece));
-            self.deadlines.sort_unstable();
-        }
+        self.deadlines.retain(|(_, p)| !given.contains_key(p));
+        let have = &self.have;
+        self.deadlines.extend(
+            given
+                .into_iter()
+                .filter(|(piece, _)| !have[*piece as usize])
+                .map(|(piece, due)| (due, piece)),
+        );
+        self.deadlines.sort_unstable();
     }
 
     /// Tells the picker the time, in the unit of the deadlines. While a deadline is past

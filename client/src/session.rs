@@ -374,7 +374,7 @@ impl TorrentHandle {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .retain(|_, t| !Arc::ptr_eq(t, &self.torrent));
-        let meta = self.torrent.lock().active.as_ref().map(|a| a.meta.clone());
+        let meta = self.metainfo();
         let output = self.torrent.output.clone();
         let mut hashes = vec![self.torrent.info_hash];
         hashes.extend(meta.as_ref().map(|m| m.info_hash()));

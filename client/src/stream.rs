@@ -200,12 +200,10 @@ async fn read_chunk(src: Arc<Source>, offset: u64, max: usize, readahead: u64) -
             let Some(picker) = st.picker.as_mut() else {
                 return Err(Error::Closed);
             };
-            for (k, p) in (piece..=last).enumerate() {
-                if !picker.has(p) {
-                    let due = (now + STAGGER * k as u32).saturating_duration_since(epoch);
-                    picker.set_deadline(p, due.as_millis() as u64);
-                }
-            }
+            picker.set_deadlines((piece..=last).enumerate().map(|(k, p)| {
+                let due = (now + STAGGER * k as u32).saturating_duration_since(epoch);
+                (p, due.as_millis() as u64)
+            }));
             if picker.has(piece) {
                 break;
             }
