@@ -6,7 +6,8 @@
 
 mod common;
 
-use std::path::Path;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -21,8 +22,26 @@ async fn start_tracker() -> tracker::RunningTracker {
     .unwrap()
 }
 
+/// A transmission-cli process, its listening port and the file its output goes to.
+struct Transmission {
+    _guard: ChildGuard,
+    port: u16,
+    log: PathBuf,
+}
+
+impl Transmission {
+    fn addr(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
+    /// What transmission-cli printed last (for a failure message).
+    fn log_tail(&self) -> String {
+        log_tail(&self.log, 2000)
+    }
+}
+
 /// Starts transmission-cli on `torrent` with data folder `dir`, loopback only.
-fn transmission(config: &Path, dir: &Path, torrent: &Path, verify: bool) -> ChildGuard {
+fn transmission(config: &Path, dir: &Path, torrent: &Path, verify: bool) -> Transmission {
     std::fs::create_dir_all(config).unwrap();
     std::fs::write(
         config.join("settings.json"),
@@ -41,14 +60,15 @@ fn transmission(config: &Path, dir: &Path, torrent: &Path, verify: bool) -> Chil
 }"#,
     )
     .unwrap();
-    let port = free_port().to_string();
+    let port = free_port();
+    let port_s = port.to_string();
     let mut args = vec![
         "-g",
         config.to_str().unwrap(),
         "-w",
         dir.to_str().unwrap(),
         "-p",
-        &port,
+        &port_s,
         "-et",
         "-M",
     ];
@@ -56,7 +76,12 @@ fn transmission(config: &Path, dir: &Path, torrent: &Path, verify: bool) -> Chil
         args.push("-v");
     }
     args.push(torrent.to_str().unwrap());
-    ChildGuard::spawn("transmission-cli", &args)
+    let log = config.join("output.log");
+    Transmission {
+        _guard: ChildGuard::spawn_logged("transmission-cli", &args, &log),
+        port,
+        log,
+    }
 }
 
 async fn shoal_from_transmission(folder: bool) {
@@ -71,11 +96,15 @@ async fn shoal_from_transmission(folder: bool) {
     );
     let meta = make_torrent(&src, 32 * 1024, &[tracker.announce_url_http().unwrap()]);
     let torrent = write_torrent(dir.path(), &meta);
-    let _tr = transmission(&dir.path().join("trconf"), &seed_dir, &torrent, true);
+    let tr = transmission(&dir.path().join("trconf"), &seed_dir, &torrent, true);
     let s = session(true).await;
     let out = dir.path().join("out");
-    let h = add(&s, &meta, &out, vec![]).await;
-    wait_completed(&h, 120).await;
+    // Both announce to the tracker; shoal is also given Transmission's address, so the
+    // test does not hang on when Transmission's first announce gets through.
+    let h = add(&s, &meta, &out, vec![tr.addr()]).await;
+    if let Err(e) = try_wait_completed(&h, 120).await {
+        panic!("{e}\ntransmission-cli printed:\n{}", tr.log_tail());
+    }
     assert_same_sha256(&src, &out.join(src.file_name().unwrap()));
     s.shutdown().await;
     tracker.shutdown().await;
@@ -96,22 +125,24 @@ async fn transmission_from_shoal(folder: bool) {
     let out = dir.path().join("out");
     std::fs::create_dir_all(&out).unwrap();
     // Transmission first: it only accepts connections, so shoal must find it and dial.
-    let _tr = transmission(&dir.path().join("trconf"), &out, &torrent, false);
+    let tr = transmission(&dir.path().join("trconf"), &out, &torrent, false);
     let s = session(true).await;
-    let h = add(&s, &meta, &seed_dir, vec![]).await;
+    let h = add(&s, &meta, &seed_dir, vec![tr.addr()]).await;
     wait_completed(&h, 30).await;
     let expected = sha256_tree(&src);
     let target = out.join(src.file_name().unwrap());
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        // Transmission writes in place: done when every file has the right hash.
-        if target.exists() && sha256_tree(&target) == expected {
+        // Transmission writes `<name>.part` files and renames them when complete: done
+        // when every file is there with the right hash.
+        if try_sha256_tree(&target).is_ok_and(|t| t == expected) {
             break;
         }
         assert!(
             Instant::now() < deadline,
-            "transmission did not finish in 120 s (shoal uploaded {})",
-            h.stats().uploaded
+            "transmission did not finish in 120 s (shoal uploaded {})\ntransmission-cli printed:\n{}",
+            h.stats().uploaded,
+            tr.log_tail()
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }

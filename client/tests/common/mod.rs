@@ -115,23 +115,30 @@ pub async fn add(
 
 /// Waits for `Completed` (or fails on `Error`), within `secs`.
 pub async fn wait_completed(handle: &TorrentHandle, secs: u64) {
+    if let Err(e) = try_wait_completed(handle, secs).await {
+        panic!("{e}");
+    }
+}
+
+/// [`wait_completed`] that returns what went wrong instead of panicking.
+pub async fn try_wait_completed(handle: &TorrentHandle, secs: u64) -> Result<(), String> {
     let mut events = handle.events();
     let wait = async {
         if handle.stats().complete {
-            return;
+            return Ok(());
         }
         while let Some(e) = events.next().await {
             match e {
-                Event::Completed => return,
-                Event::Error { message } => panic!("torrent error: {message}"),
+                Event::Completed => return Ok(()),
+                Event::Error { message } => return Err(format!("torrent error: {message}")),
                 _ => {}
             }
         }
-        panic!("event stream ended");
+        Err("event stream ended".to_string())
     };
     tokio::time::timeout(Duration::from_secs(secs), wait)
         .await
-        .unwrap_or_else(|_| panic!("not complete in {secs} s: {:?}", handle.stats()));
+        .unwrap_or_else(|_| Err(format!("not complete in {secs} s: {:?}", handle.stats())))
 }
 
 /// Downloads `source` into `out` from `seed` in a new session, slowly (400 kB/s), stops
@@ -190,8 +197,12 @@ fn walk(p: &Path) -> Vec<PathBuf> {
         return vec![p.to_path_buf()];
     }
     let mut out = Vec::new();
-    for e in std::fs::read_dir(p).unwrap() {
-        let path = e.unwrap().path();
+    // A path gone by now (another program renamed it) is left out.
+    let Ok(entries) = std::fs::read_dir(p) else {
+        return out;
+    };
+    for e in entries.flatten() {
+        let path = e.path();
         if path.file_name().is_some_and(|n| n == ".shoal") {
             continue;
         }
@@ -234,6 +245,25 @@ impl ChildGuard {
             }
         });
         ChildGuard { child, lines: rx }
+    }
+
+    /// Starts `program args` with its stdout and stderr appended to the file `log` (for a
+    /// program whose output only matters when a test fails; see [`log_tail`]).
+    pub fn spawn_logged(program: &str, args: &[&str], log: &Path) -> ChildGuard {
+        let out = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .unwrap_or_else(|e| panic!("cannot open {}: {e}", log.display()));
+        let err = out.try_clone().unwrap();
+        let child = std::process::Command::new(program)
+            .args(args)
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {program}: {e}"));
+        let (_, lines) = std::sync::mpsc::channel();
+        ChildGuard { child, lines }
     }
 
     /// Sends SIGINT (what Ctrl-C sends) and waits up to `secs` for the process to exit.
@@ -322,19 +352,29 @@ pub fn spawn_libtorrent(mode: &str, extra: &[&str]) -> (ChildGuard, u16) {
     (guard, port)
 }
 
+/// The last `max` bytes of the file at `path` as text (empty when it cannot be read).
+pub fn log_tail(path: &Path, max: usize) -> String {
+    let bytes = std::fs::read(path).unwrap_or_default();
+    String::from_utf8_lossy(&bytes[bytes.len().saturating_sub(max)..]).into_owned()
+}
+
 /// Hex SHA-256 of every file under `root` (sorted by relative path).
 pub fn sha256_tree(root: &Path) -> Vec<(PathBuf, String)> {
+    try_sha256_tree(root).unwrap_or_else(|e| panic!("cannot hash {}: {e}", root.display()))
+}
+
+/// [`sha256_tree`] of a folder another program may still be writing: an error when a
+/// file vanishes (renamed) while it is read.
+pub fn try_sha256_tree(root: &Path) -> std::io::Result<Vec<(PathBuf, String)>> {
     use sha2::Digest;
-    let mut out: Vec<(PathBuf, String)> = walk(root)
-        .into_iter()
-        .map(|p| {
-            let digest = sha2::Sha256::digest(std::fs::read(&p).unwrap());
-            let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-            (p.strip_prefix(root).unwrap().to_path_buf(), hex)
-        })
-        .collect();
+    let mut out = Vec::new();
+    for p in walk(root) {
+        let digest = sha2::Sha256::digest(std::fs::read(&p)?);
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        out.push((p.strip_prefix(root).unwrap().to_path_buf(), hex));
+    }
     out.sort();
-    out
+    Ok(out)
 }
 
 /// The same files with the same SHA-256 under both roots.
