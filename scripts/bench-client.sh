@@ -78,6 +78,31 @@ measure() { # name, command...
     seed_cpu=$(echo "$(proc_cpu "$SEEDPID") - $seed_before" | bc -l)
     printf '%-21s wall %6.2f s  %6.0f MB/s  cpu %6.2f s  peak RSS %5d MiB  seeder cpu %5.2f s  %s\n' \
         "$name" "$wall" "$(echo "$SIZE*1.048576/$wall" | bc -l)" "$cpu" "$rss" "$seed_cpu" "$ok"
+    [ "$ok" = CORRUPT ] || echo "$name	$wall	$seed_cpu" >> "$WORK/results.tsv"
+}
+
+# Median wall time and seeder CPU of each leecher, and each one's wall time as a ratio of
+# libtorrent's median. The floor's ratio is the best any leecher could reach in this run.
+summary() {
+    echo "medians over $RUNS runs (ratio = wall / libtorrent's median wall):"
+    awk -F'\t' '
+        { n[$1]++; w[$1, n[$1]] = $2; c[$1, n[$1]] = $3; if (!($1 in seen)) { seen[$1] = 1; order[++k] = $1 } }
+        function med(arr, name, cnt,   i, j, t, v) {
+            for (i = 1; i <= cnt; i++) v[i] = arr[name, i]
+            for (i = 2; i <= cnt; i++) for (j = i; j > 1 && v[j-1] > v[j]; j--) { t = v[j]; v[j] = v[j-1]; v[j-1] = t }
+            return cnt % 2 ? v[(cnt + 1) / 2] : (v[cnt / 2] + v[cnt / 2 + 1]) / 2
+        }
+        END {
+            lt = ("libtorrent" in n) ? med(w, "libtorrent", n["libtorrent"]) : 0
+            for (i = 1; i <= k; i++) {
+                name = order[i]
+                if (name == "warm-up") continue
+                m = med(w, name, n[name])
+                printf "  %-21s wall %6.2f s  seeder cpu %5.2f s", name, m, med(c, name, n[name])
+                if (lt > 0) printf "  %5.2fx libtorrent", m / lt
+                printf "\n"
+            }
+        }' "$WORK/results.tsv"
 }
 
 if [ "$WHAT" != seed ]; then
@@ -85,16 +110,28 @@ echo "leeching $SIZE MiB from a libtorrent seeder (127.0.0.1:$SEEDPORT), tmpfs $
 # The seeder's first transfer pays for faulting its mapped file in (about 1 s of seeder
 # CPU per GiB): a warm-up leech, not reported, so whoever runs first is not penalised.
 measure warm-up $LT leech --quiet --torrent "$WORK/t.torrent" --save "$WORK/out" --peer "127.0.0.1:$SEEDPORT" > /dev/null
-for run in $(seq 1 "$RUNS"); do
+leech_one() { # which
+    case $1 in
     # The floor: a leecher that requests every block and discards it (no hashing, no
     # writing). What it takes is the seeder's share of every leecher's time.
-    measure "floor (null leecher)" "$NULL" "$WORK/t.torrent" "127.0.0.1:$SEEDPORT"
-    measure shoal "$SHOAL" download "$WORK/t.torrent" -o "$WORK/out" --peer "127.0.0.1:$SEEDPORT" --listen 127.0.0.1:0 --quiet
-    measure libtorrent $LT leech --quiet --torrent "$WORK/t.torrent" --save "$WORK/out" --peer "127.0.0.1:$SEEDPORT"
-    [ -n "${SKIP_ARIA2:-}" ] || measure aria2 aria2c --no-conf --quiet --interface=127.0.0.1 --enable-dht=false --bt-enable-lpd=false \
+    floor) measure "floor (null leecher)" "$NULL" "$WORK/t.torrent" "127.0.0.1:$SEEDPORT" ;;
+    shoal) measure shoal "$SHOAL" download "$WORK/t.torrent" -o "$WORK/out" --peer "127.0.0.1:$SEEDPORT" --listen 127.0.0.1:0 --quiet ;;
+    libtorrent) measure libtorrent $LT leech --quiet --torrent "$WORK/t.torrent" --save "$WORK/out" --peer "127.0.0.1:$SEEDPORT" ;;
+    aria2) measure aria2 aria2c --no-conf --quiet --interface=127.0.0.1 --enable-dht=false --bt-enable-lpd=false \
         --enable-peer-exchange=false --bt-require-crypto=false --seed-time=0 --file-allocation=none \
-        --listen-port="$(free_port)" -d "$WORK/out" "$WORK/t.torrent"
+        --listen-port="$(free_port)" -d "$WORK/out" "$WORK/t.torrent" ;;
+    esac
+}
+LEECHERS=(floor shoal libtorrent)
+[ -n "${SKIP_ARIA2:-}" ] || LEECHERS+=(aria2)
+for run in $(seq 1 "$RUNS"); do
+    # Each run starts with the next leecher in turn, so none always follows the same one.
+    n=${#LEECHERS[@]}
+    for i in $(seq 0 $((n - 1))); do
+        leech_one "${LEECHERS[$(((run - 1 + i) % n))]}"
+    done
 done
+summary
 fi
 [ "$WHAT" = leech ] && exit 0
 
