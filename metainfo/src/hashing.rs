@@ -11,15 +11,19 @@
 //!
 //! The parser never waits for the helper. When it needs the hash, it takes the helper's
 //! latest state and finishes the hash itself, and the helper stops at its next chunk. On a
-//! machine whose cores are busy, a helper that has not run yet costs a thread start and
-//! a copy, not a wait for the scheduler. That is why the helper is a detached thread
-//! owning its bytes rather than a scoped one borrowing the input: a scope would wait for
-//! the helper to run and end (measured: 3 to 7 ms tails while other jobs kept both cores
-//! busy). A helper that had not hashed a chunk by the time the parser needed the hash
-//! makes the next parses (4, then 8, ... up to 64) hash on one thread.
+//! machine whose cores are busy, a helper that has not run yet costs a copy, not a wait
+//! for the scheduler. That is why the helper owns its bytes rather than borrowing the
+//! input from a scoped thread: a scope would wait for the helper to run and end
+//! (measured: 3 to 7 ms tails while other jobs kept both cores busy). The helper is one
+//! thread for the whole process, started by the first parse that needs it and asleep
+//! between parses, so a parse does not pay for a thread start (a `clone`, a signal stack
+//! mapped and unmapped, the new stack's pages). A helper that had not hashed a chunk by
+//! the time the parser needed the hash makes the next parses (4, then 8, ... up to 64)
+//! hash on one thread; a parse that finds the helper busy with another parse's hash
+//! hashes on its own thread.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 
 use sha1::{Digest, Sha1};
 use sha2::Sha256;
@@ -186,12 +190,93 @@ impl Shared {
     }
 }
 
-/// The info-hash of the info dict of one input, hashed by a helper thread when it is
+/// The hashing thread: started by the first parse that wants it, then kept (asleep
+/// between parses), so a parse pays no thread start. One job at a time: a parse that finds
+/// it busy hashes on its own thread.
+#[derive(Debug)]
+struct Worker {
+    /// The job posted and not picked up yet.
+    job: Mutex<Option<Arc<Shared>>>,
+    posted: Condvar,
+    /// A job is posted or running.
+    busy: AtomicBool,
+}
+
+static WORKER: Worker = Worker {
+    job: Mutex::new(None),
+    posted: Condvar::new(),
+    busy: AtomicBool::new(false),
+};
+
+impl Worker {
+    /// The worker, started on first use; `None` if no thread can be started.
+    fn get() -> Option<&'static Worker> {
+        static STARTED: OnceLock<bool> = OnceLock::new();
+        let started = STARTED.get_or_init(|| {
+            std::thread::Builder::new()
+                .name("metainfo-hash".into())
+                .spawn(|| WORKER.serve())
+                .is_ok()
+        });
+        started.then_some(&WORKER)
+    }
+
+    fn slot(&self) -> MutexGuard<'_, Option<Arc<Shared>>> {
+        self.job.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The worker thread: runs one job after the other, asleep when there is none.
+    fn serve(&self) {
+        loop {
+            let job = {
+                let mut slot = self.slot();
+                loop {
+                    if let Some(job) = slot.take() {
+                        break job;
+                    }
+                    slot = self
+                        .posted
+                        .wait(slot)
+                        .unwrap_or_else(PoisonError::into_inner);
+                }
+            };
+            job.run();
+            // The parser may be waiting to take the bytes back.
+            drop(job);
+            self.busy.store(false, Ordering::Release);
+        }
+    }
+
+    /// Posts `job`, if the worker is free.
+    fn post(&self, job: &Arc<Shared>) -> bool {
+        if self
+            .busy
+            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            return false;
+        }
+        *self.slot() = Some(Arc::clone(job));
+        self.posted.notify_one();
+        true
+    }
+
+    /// Takes `job` back if the worker has not picked it up yet (it then never will).
+    fn withdraw(&self, job: &Arc<Shared>) {
+        let mut slot = self.slot();
+        if slot.as_ref().is_some_and(|posted| Arc::ptr_eq(posted, job)) {
+            *slot = None;
+            self.busy.store(false, Ordering::Release);
+        }
+    }
+}
+
+/// The info-hash of the info dict of one input, hashed by the worker thread when it is
 /// large (see the module documentation).
 #[derive(Debug)]
 pub(crate) struct InfoHasher {
     /// The address of the first byte of the info dict in the input (to check that the
-    /// bytes hashed are those the parser means), and what the helper shares.
+    /// bytes hashed are those the parser means), and what the worker shares.
     helper: Mutex<Option<(usize, Arc<Shared>)>>,
 }
 
@@ -208,25 +293,31 @@ impl InfoHasher {
     }
 
     /// The info dict starts at `start` of `input`: copies the rest of the input and
-    /// hashes it on a helper thread if it may be large and there is a core for it.
+    /// hashes it on the worker thread if it may be large and there is a core for it.
     pub(crate) fn start(&self, input: &[u8], start: usize) {
         let rest = &input[start.min(input.len())..];
         let mut slot = self.helper();
         if rest.len() < PARALLEL_MIN || slot.is_some() || !parallel() {
             return;
         }
+        let Some(worker) = Worker::get() else {
+            return;
+        };
+        if worker.busy.load(Ordering::Relaxed) {
+            return;
+        }
         let shared = Arc::new(Shared {
             bytes: rest.to_vec(),
             end: AtomicUsize::new(UNKNOWN),
             taken: AtomicBool::new(false),
-            progress: Mutex::new(Progress::default()),
+            progress: Mutex::new(Progress {
+                saved: Vec::with_capacity(rest.len() / CHUNK + 1),
+                ..Progress::default()
+            }),
         });
-        let helper = Arc::clone(&shared);
-        // If the thread cannot start, `finish` hashes it all.
-        let _ = std::thread::Builder::new()
-            .name("metainfo-hash".into())
-            .spawn(move || helper.run());
-        *slot = Some((rest.as_ptr() as usize, shared));
+        if worker.post(&shared) {
+            *slot = Some((rest.as_ptr() as usize, shared));
+        }
     }
 
     /// The scan found the info dict: `raw`, its bytes in the input.
@@ -238,9 +329,10 @@ impl InfoHasher {
         }
     }
 
-    /// The parse needs no hash (it failed, or the torrent is v2 only): the helper stops.
+    /// The parse needs no hash (it failed, or the torrent is v2 only): the worker stops.
     pub(crate) fn stop(&self) {
         if let Some((_, shared)) = &*self.helper() {
+            WORKER.withdraw(shared);
             shared.taken.store(true, Ordering::Release);
         }
     }
@@ -257,13 +349,16 @@ impl InfoHasher {
             }
             other => {
                 if let Some((_, other)) = other {
+                    WORKER.withdraw(&other);
                     other.taken.store(true, Ordering::Release);
                 }
                 return hash_and_copy(raw, version);
             }
         };
-        // SHA-256 (v2, hybrid) is computed here while the helper goes on with SHA-1.
+        // SHA-256 (v2, hybrid) is computed here while the worker goes on with SHA-1.
         let v2 = (version != TorrentVersion::V1).then(|| <[u8; 32]>::from(Sha256::digest(raw)));
+        // A job the worker has not picked up yet is taken back: it has done nothing.
+        WORKER.withdraw(&shared);
         let (v1, helper_done) = match version {
             TorrentVersion::V2 => (None, false),
             _ => {
@@ -279,8 +374,8 @@ impl InfoHasher {
             (None, None) => unreachable!("every version has a hash"),
         };
         let mut shared = Arc::try_unwrap(shared);
-        // A helper that has just finished is about to let its copy go.
-        for _ in 0..if helper_done { 4096 } else { 0 } {
+        // The worker lets its share go at its next chunk at the latest (done: at once).
+        for _ in 0..if helper_done { 4096 } else { 1024 } {
             match shared {
                 Err(still_held) => shared = Arc::try_unwrap(still_held),
                 Ok(_) => break,
@@ -288,7 +383,7 @@ impl InfoHasher {
             std::hint::spin_loop();
         }
         let copy = match shared {
-            // The helper has ended: its copy of the input is the info dict and the rest.
+            // The worker has let go: the copy of the input is the info dict and the rest.
             Ok(shared) => {
                 let mut bytes = shared.bytes;
                 bytes.truncate(raw.len());
@@ -422,6 +517,39 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// One thread serves every parse: many large parses, one after the other and from
+    /// several threads at once, start at most one.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn one_hashing_thread_serves_every_parse() {
+        let input = input();
+        let raw = &input[3..input.len() - 2];
+        std::thread::scope(|scope| {
+            for _ in 0..3 {
+                scope.spawn(|| {
+                    for _ in 0..20 {
+                        SKIP.store(0, Ordering::Relaxed);
+                        let hasher = InfoHasher::new();
+                        hasher.start(&input, 3);
+                        hasher.found(raw);
+                        let (hash, copy) = hasher.finish(raw, TorrentVersion::V1);
+                        assert_eq!(hash, expected(raw, TorrentVersion::V1));
+                        assert_eq!(copy, raw);
+                    }
+                });
+            }
+        });
+        let hashing_threads = std::fs::read_dir("/proc/self/task")
+            .unwrap()
+            .flatten()
+            .filter(|task| {
+                std::fs::read_to_string(task.path().join("comm"))
+                    .is_ok_and(|name| name.trim() == "metainfo-hash")
+            })
+            .count();
+        assert!(hashing_threads <= 1, "{hashing_threads} hashing threads");
     }
 
     #[test]
