@@ -1,11 +1,15 @@
 //! Plays the largest file of a torrent while it downloads, the way a video player would:
 //! reads it through a `FileStream` at a fixed bitrate, one tenth of a second at a time,
 //! and counts the stalls (a read that did not come back before the player's buffer ran
-//! dry). Optionally starts with a seek, as a player does to read a file's index.
+//! dry). Optionally starts with a seek, as a player does to read a file's index, and
+//! jumps ahead once during playback (`--jump FRACTION`, after 3 s), as a viewer who skips
+//! a scene does: the stream's read-ahead around the old position is dropped at the first
+//! read at the new one, so the new position is fetched first.
 //!
 //! ```text
 //! cargo run --release -p shoal --example play_while_downloading -- \
-//!     <file.torrent | magnet:...> [--bitrate BYTES_PER_S] [--seek-end] [--out DIR] [--peer ADDR]...
+//!     <file.torrent | magnet:...> [--bitrate BYTES_PER_S] [--seek-end] [--jump FRACTION]
+//!     [--out DIR] [--peer ADDR]...
 //! ```
 
 use std::time::{Duration, Instant};
@@ -14,12 +18,15 @@ use shoal::{AddTorrent, Session, SessionConfig, Source};
 
 /// Seconds of playback the player keeps buffered before it stalls.
 const BUFFER_SECS: f64 = 2.0;
+/// Playback time before `--jump`.
+const JUMP_AFTER: Duration = Duration::from_secs(3);
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut torrent = None;
     let mut bitrate: u64 = 1_000_000;
     let mut seek_end = false;
+    let mut jump: Option<f64> = None;
     let mut out = String::from(".");
     let mut peers = Vec::new();
     let mut args = std::env::args().skip(1);
@@ -27,6 +34,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         match a.as_str() {
             "--bitrate" => bitrate = args.next().ok_or("--bitrate needs a value")?.parse()?,
             "--seek-end" => seek_end = true,
+            "--jump" => {
+                let f: f64 = args.next().ok_or("--jump needs a fraction")?.parse()?;
+                if !(0.0..1.0).contains(&f) {
+                    return Err("--jump takes a fraction of the file, from 0 to below 1".into());
+                }
+                jump = Some(f);
+            }
             "--out" => out = args.next().ok_or("--out needs a folder")?,
             "--peer" => peers.push(args.next().ok_or("--peer needs an address")?.parse()?),
             _ if torrent.is_none() => torrent = Some(a),
@@ -34,7 +48,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     let torrent = torrent.ok_or(
-        "usage: play_while_downloading <file.torrent | magnet:...> [--bitrate N] [--seek-end] [--out DIR] [--peer ADDR]...",
+        "usage: play_while_downloading <file.torrent | magnet:...> [--bitrate N] [--seek-end] [--jump FRACTION] [--out DIR] [--peer ADDR]...",
     )?;
 
     let session = Session::new(SessionConfig {
@@ -82,6 +96,27 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut pos = 0;
     let started = Instant::now();
     while pos < stream.len() {
+        if let Some(f) = jump
+            && started.elapsed() >= JUMP_AFTER
+        {
+            // The viewer skips ahead: what was buffered is thrown away and playback
+            // waits for the first bytes at the new position.
+            jump = None;
+            let from = pos;
+            pos = (stream.len() as f64 * f) as u64;
+            let t = Instant::now();
+            let have = handle.stats().pieces_have;
+            let data = stream.read_at(pos, per_tick).await?;
+            pos += data.len() as u64;
+            eprintln!(
+                "jump from {from} to {} bytes: first bytes in {:.0} ms, {} pieces verified meanwhile",
+                pos - data.len() as u64,
+                t.elapsed().as_secs_f64() * 1e3,
+                handle.stats().pieces_have - have
+            );
+            buffered = BUFFER_SECS;
+            continue;
+        }
         let t = Instant::now();
         // A tenth of a second of data (a read stops at a piece's end: read on).
         let tick_end = (pos + per_tick as u64).min(stream.len());

@@ -6,7 +6,7 @@
 //! upload limit. Reading and writing run concurrently so two peers uploading to each other
 //! never deadlock on full socket buffers.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -22,7 +22,7 @@ use wire::{
     UT_METADATA, UT_PEX, UtMetadata,
 };
 
-use crate::picker::{BLOCK_LEN, BlockRef};
+use crate::picker::{BLOCK_LEN, BlockRef, Picker};
 use crate::torrent::{MetadataFetch, PeerCmd, PeerCounters, PieceBuf, Torrent};
 
 /// Our extension ids (what peers must use when sending to us).
@@ -145,7 +145,7 @@ pub(crate) async fn run(
         am_interested: false,
         outstanding: HashMap::new(),
         order: VecDeque::new(),
-        made_room_for: None,
+        made_room_for: HashSet::new(),
         allowed_fast: Vec::new(),
         their_ut_metadata: None,
         their_pex: None,
@@ -183,8 +183,9 @@ struct Conn {
     am_interested: bool,
     outstanding: HashMap<BlockRef, Instant>,
     order: VecDeque<BlockRef>,
-    /// The last piece [`Conn::make_room`] cancelled requests for.
-    made_room_for: Option<u32>,
+    /// Pieces [`Conn::make_room`] cancelled requests for (while they keep a deadline and
+    /// are not verified: once per piece).
+    made_room_for: HashSet<u32>,
     allowed_fast: Vec<u32>,
     their_ut_metadata: Option<u8>,
     their_pex: Option<u8>,
@@ -390,26 +391,24 @@ impl Conn {
             return;
         }
         let depth = self.queue_depth();
-        if self.outstanding.len() >= depth / 2 && self.outstanding.len() >= MIN_QUEUE / 2 {
-            // Refill in batches: fewer lock round trips, fuller writes.
-            if self.outstanding.len() >= depth {
-                return;
-            }
-        }
-        let want = depth.saturating_sub(self.outstanding.len());
-        if want == 0 {
+        if self.outstanding.len() >= depth {
             return;
         }
+        let torrent = self.torrent.clone();
         let blocks = {
-            let mut st = self.torrent.lock();
+            let mut st = torrent.lock();
             let hashing = st.hashing;
-            let now_ms = Instant::now()
-                .saturating_duration_since(self.torrent.session.epoch)
-                .as_millis() as u64;
             let Some(picker) = st.picker.as_mut() else {
                 return;
             };
-            picker.set_now(now_ms);
+            picker.set_now(self.torrent.session.now_ms());
+            // A deadline that came due since (a stream's read-ahead, a player's own
+            // `set_piece_deadline`): make room for it as for a read that waits.
+            self.make_room_if_late(picker);
+            let want = depth.saturating_sub(self.outstanding.len());
+            if want == 0 {
+                return;
+            }
             // Finished pieces wait in memory for the hashing threads: while too many wait
             // (a slow disk), ask for nothing new, so memory stays bounded. The first
             // piece hashed wakes the peers again (its `Have`).
@@ -853,6 +852,7 @@ impl Conn {
     fn on_cmd(&mut self, cmd: PeerCmd) -> Result<(), String> {
         match cmd {
             PeerCmd::Have(p) => {
+                self.made_room_for.remove(&p);
                 self.send(&Message::Have(p));
                 if self.am_interested {
                     self.update_interest();
@@ -902,36 +902,56 @@ impl Conn {
         Ok(())
     }
 
-    /// A stream waits for `piece`: the peer serves requests in order, so cancel ours
-    /// queued ahead of it (all but the oldest few, which are likely on the wire already)
-    /// unless they are for pieces with deadlines too. The picker then asks for the
-    /// deadline pieces' blocks first. Once per piece, so a stream that keeps waiting does
-    /// not cancel the same peer's queue over and over.
+    /// A deadline on `piece` is due (a stream waits for it, or a player's deadline came):
+    /// the peer serves requests in order, so cancel ours queued ahead of it (all but the
+    /// oldest few, which are likely on the wire already) unless they are for pieces with
+    /// deadlines too. The picker then asks for the deadline pieces' blocks first. Once per
+    /// piece, so a piece that stays late does not cancel the same peer's queue over and
+    /// over; nothing for a piece this peer does not have (its queue does not hold that
+    /// piece back).
     fn make_room(&mut self, piece: u32) {
-        if self.made_room_for == Some(piece) || self.outstanding.is_empty() {
+        if self.made_room_for.contains(&piece) || self.outstanding.is_empty() {
             return;
         }
-        self.made_room_for = Some(piece);
-        let doomed: Vec<BlockRef> = {
-            let mut st = self.torrent.lock();
-            let Some(picker) = st.picker.as_mut() else {
-                return;
-            };
-            let candidates: Vec<BlockRef> = self
-                .order
-                .iter()
-                .filter(|b| self.outstanding.contains_key(b))
-                .skip(KEEP_ON_MAKE_ROOM)
-                .filter(|b| !picker.has_deadline(b.piece))
-                .copied()
-                .collect();
-            // `order` may list a block twice (asked again after a cancel): cancel it once.
-            candidates
-                .into_iter()
-                .filter(|b| self.outstanding.remove(b).is_some())
-                .inspect(|b| picker.cancel(b))
-                .collect()
+        let torrent = self.torrent.clone();
+        let mut st = torrent.lock();
+        let Some(picker) = st.picker.as_mut() else {
+            return;
         };
+        self.make_room_locked(picker, piece);
+    }
+
+    /// [`make_room`](Self::make_room) for the earliest late deadline piece this peer has,
+    /// if any (the caller set the picker's clock).
+    fn make_room_if_late(&mut self, picker: &mut Picker) {
+        let has = &self.has;
+        let late = picker.late_piece(&|p| has.get(p as usize).copied().unwrap_or(false));
+        if let Some(piece) = late
+            && !self.made_room_for.contains(&piece)
+        {
+            self.make_room_locked(picker, piece);
+        }
+    }
+
+    fn make_room_locked(&mut self, picker: &mut Picker, piece: u32) {
+        if !self.has.get(piece as usize).copied().unwrap_or(false) || picker.has(piece) {
+            return;
+        }
+        self.made_room_for.insert(piece);
+        let candidates: Vec<BlockRef> = self
+            .order
+            .iter()
+            .filter(|b| self.outstanding.contains_key(b))
+            .skip(KEEP_ON_MAKE_ROOM)
+            .filter(|b| !picker.has_deadline(b.piece))
+            .copied()
+            .collect();
+        // `order` may list a block twice (asked again after a cancel): cancel it once.
+        let doomed: Vec<BlockRef> = candidates
+            .into_iter()
+            .filter(|b| self.outstanding.remove(b).is_some())
+            .inspect(|b| picker.cancel(b))
+            .collect();
         if doomed.is_empty() {
             return;
         }
@@ -985,6 +1005,19 @@ impl Conn {
             self.send_all(crate::piece_layers::requests(&self.torrent, self.key));
         }
         self.order.retain(|b| self.outstanding.contains_key(b));
+        if self.setup_done {
+            // Deadlines that came due while no block arrived (a full queue at a slow peer
+            // does not refill), and forgetting pieces that no longer have one.
+            let torrent = self.torrent.clone();
+            let mut st = torrent.lock();
+            if let Some(picker) = st.picker.as_mut() {
+                self.made_room_for.retain(|p| picker.has_deadline(*p));
+                picker.set_now(self.torrent.session.now_ms());
+                if !self.outstanding.is_empty() {
+                    self.make_room_if_late(picker);
+                }
+            }
+        }
         Ok(())
     }
 }

@@ -45,6 +45,18 @@ enum BlockState {
     Received,
 }
 
+/// One deadline: piece `piece` due at `due`, set by `owner`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Deadline {
+    piece: u32,
+    due: u64,
+    owner: u64,
+}
+
+/// The owner of deadlines set without one ([`Picker::set_deadline`],
+/// `TorrentHandle::set_piece_deadline`).
+pub(crate) const USER_DEADLINES: u64 = 0;
+
 #[derive(Debug)]
 struct Partial {
     blocks: Vec<BlockState>,
@@ -62,6 +74,9 @@ pub struct Picker {
     priority: Vec<u8>,
     partial: HashMap<u32, Partial>,
     sequential: bool,
+    /// Every deadline set, with who set it (a piece may have several owners).
+    owned: Vec<Deadline>,
+    /// One entry per piece with a deadline, its earliest: `(due, piece)`, earliest first.
     deadlines: Vec<(u64, u32)>,
     /// The caller's clock, in deadline units (see [`Picker::set_now`]).
     now: u64,
@@ -91,6 +106,7 @@ impl Picker {
             priority: vec![DEFAULT_PRIORITY; n],
             partial: HashMap::new(),
             sequential: false,
+            owned: Vec::new(),
             deadlines: Vec::new(),
             now: 0,
             rng,
@@ -188,30 +204,99 @@ impl Picker {
     }
 
     /// Asks for `piece` before anything else, ordered by `deadline` (any monotonic unit, e.g.
-    /// milliseconds from the session start). Setting it again replaces the deadline.
+    /// milliseconds from the session start). Setting it again replaces the deadline. The
+    /// deadline belongs to owner 0 (see [`set_owned_deadlines`](Self::set_owned_deadlines)).
     pub fn set_deadline(&mut self, piece: u32, deadline: u64) {
         self.set_deadlines([(piece, deadline)]);
     }
 
-    /// [`set_deadline`](Self::set_deadline) for several pieces at once, with one pass over
-    /// the deadlines already set and one sort (a stream sets its whole read-ahead on every
-    /// read).
+    /// [`set_deadline`](Self::set_deadline) for several `(piece, deadline)` at once, with
+    /// one pass over the deadlines already set and one sort.
     pub fn set_deadlines(&mut self, deadlines: impl IntoIterator<Item = (u32, u64)>) {
-        let given: HashMap<u32, u64> = deadlines
-            .into_iter()
-            .filter(|(piece, _)| *piece < self.num_pieces)
-            .collect();
+        self.set_owned_deadlines(USER_DEADLINES, deadlines);
+    }
+
+    /// Sets deadlines that belong to `owner` (a stream, say; owner 0 is the one of
+    /// [`set_deadline`](Self::set_deadline)), replacing the ones `owner` had on the same
+    /// pieces. Several owners may set a deadline on one piece: the
+    /// earliest counts, and removing one owner's leaves the others'.
+    pub fn set_owned_deadlines(
+        &mut self,
+        owner: u64,
+        deadlines: impl IntoIterator<Item = (u32, u64)>,
+    ) {
+        let given = self.wanted_deadlines(deadlines);
         if given.is_empty() {
             return;
         }
-        self.deadlines.retain(|(_, p)| !given.contains_key(p));
-        let have = &self.have;
-        self.deadlines.extend(
+        self.owned
+            .retain(|d| d.owner != owner || !given.contains_key(&d.piece));
+        self.owned.extend(
             given
                 .into_iter()
-                .filter(|(piece, _)| !have[*piece as usize])
-                .map(|(piece, due)| (due, piece)),
+                .map(|(piece, due)| Deadline { piece, due, owner }),
         );
+        self.rebuild_deadlines();
+    }
+
+    /// `owner`'s deadlines become exactly `deadlines`: the ones it had on other pieces are
+    /// removed (a stream that moved on). Other owners' deadlines stay.
+    pub fn replace_deadlines(
+        &mut self,
+        owner: u64,
+        deadlines: impl IntoIterator<Item = (u32, u64)>,
+    ) {
+        let given = self.wanted_deadlines(deadlines);
+        self.owned.retain(|d| d.owner != owner);
+        self.owned.extend(
+            given
+                .into_iter()
+                .map(|(piece, due)| Deadline { piece, due, owner }),
+        );
+        self.rebuild_deadlines();
+    }
+
+    /// Removes `owner`'s deadline on `piece` (other owners' stay).
+    pub fn remove_deadline(&mut self, owner: u64, piece: u32) {
+        let before = self.owned.len();
+        self.owned.retain(|d| d.owner != owner || d.piece != piece);
+        if self.owned.len() != before {
+            self.rebuild_deadlines();
+        }
+    }
+
+    /// Removes every deadline of `owner`.
+    pub fn clear_deadlines(&mut self, owner: u64) {
+        let before = self.owned.len();
+        self.owned.retain(|d| d.owner != owner);
+        if self.owned.len() != before {
+            self.rebuild_deadlines();
+        }
+    }
+
+    /// The given deadlines on pieces that exist and are not verified yet, one per piece
+    /// (the last given wins).
+    fn wanted_deadlines(
+        &self,
+        deadlines: impl IntoIterator<Item = (u32, u64)>,
+    ) -> HashMap<u32, u64> {
+        deadlines
+            .into_iter()
+            .filter(|(piece, _)| *piece < self.num_pieces && !self.have[*piece as usize])
+            .collect()
+    }
+
+    /// Recomputes the picking order from the owned deadlines: each piece once, at its
+    /// earliest deadline.
+    fn rebuild_deadlines(&mut self) {
+        let mut earliest: HashMap<u32, u64> = HashMap::with_capacity(self.owned.len());
+        for d in &self.owned {
+            earliest
+                .entry(d.piece)
+                .and_modify(|due| *due = (*due).min(d.due))
+                .or_insert(d.due);
+        }
+        self.deadlines = earliest.into_iter().map(|(p, due)| (due, p)).collect();
         self.deadlines.sort_unstable();
     }
 
@@ -228,6 +313,30 @@ impl Picker {
         self.deadlines.iter().any(|(_, p)| *p == piece)
     }
 
+    /// `piece`'s deadline (the earliest, when several owners set one).
+    pub fn deadline(&self, piece: u32) -> Option<u64> {
+        self.deadlines
+            .iter()
+            .find(|(_, p)| *p == piece)
+            .map(|(due, _)| *due)
+    }
+
+    /// The pieces with deadlines and their deadlines, earliest first.
+    pub fn deadlines(&self) -> impl Iterator<Item = (u32, u64)> + '_ {
+        self.deadlines.iter().map(|(due, p)| (*p, *due))
+    }
+
+    /// The piece with the earliest deadline at or before the time given to
+    /// [`set_now`](Self::set_now) that is wanted and that `peer_has` says a peer holds:
+    /// what that peer should make room for.
+    pub fn late_piece(&self, peer_has: &dyn Fn(u32) -> bool) -> Option<u32> {
+        self.deadlines
+            .iter()
+            .take_while(|(due, _)| *due <= self.now)
+            .map(|(_, p)| *p)
+            .find(|p| self.wanted(*p) && peer_has(*p))
+    }
+
     /// Marks a piece as verified (from resume data or after hashing).
     pub fn mark_have(&mut self, piece: u32) {
         if let Some(h) = self.have.get_mut(piece as usize)
@@ -237,6 +346,7 @@ impl Picker {
             self.have_count += 1;
         }
         self.partial.remove(&piece);
+        self.owned.retain(|d| d.piece != piece);
         self.deadlines.retain(|(_, p)| *p != piece);
     }
 
@@ -695,6 +805,60 @@ mod tests {
         p.set_now(150);
         let got = pieces(p.pick(&|x| x != 5, &none, None, 3));
         assert_eq!(got.len(), 3);
+    }
+
+    #[test]
+    fn deadlines_have_owners() {
+        let order = |p: &Picker| p.deadlines().collect::<Vec<_>>();
+        let mut p = picker(16, BLOCK_LEN);
+        p.set_deadline(9, 500);
+        // Two streams (owners 1 and 2) share piece 3: the earliest deadline counts.
+        p.replace_deadlines(1, [(3, 100), (4, 200)]);
+        p.replace_deadlines(2, [(3, 50), (8, 300)]);
+        assert_eq!(order(&p), vec![(3, 50), (4, 200), (8, 300), (9, 500)]);
+        // Stream 2 moves on: its old pieces go, stream 1's deadline on 3 is back.
+        p.replace_deadlines(2, [(12, 60)]);
+        assert_eq!(order(&p), vec![(12, 60), (3, 100), (4, 200), (9, 500)]);
+        // set_owned_deadlines adds to (and replaces on the same pieces) what it had.
+        p.set_owned_deadlines(2, [(12, 70), (13, 80)]);
+        assert_eq!(p.deadline(12), Some(70));
+        assert_eq!(p.deadline(13), Some(80));
+        // The user's deadlines are owner 0's: removed on their own.
+        p.remove_deadline(0, 9);
+        assert!(!p.has_deadline(9));
+        p.set_deadline(9, 400);
+        p.clear_deadlines(1);
+        assert_eq!(order(&p), vec![(12, 70), (13, 80), (9, 400)]);
+        p.clear_deadlines(0);
+        assert_eq!(order(&p), vec![(12, 70), (13, 80)]);
+        // A verified piece loses every owner's deadline, and a new one is not taken.
+        p.replace_deadlines(1, [(13, 10)]);
+        complete(&mut p, 13);
+        assert_eq!(order(&p), vec![(12, 70)]);
+        p.replace_deadlines(3, [(13, 5), (99, 5)]);
+        assert_eq!(order(&p), vec![(12, 70)]);
+        p.clear_deadlines(2);
+        p.clear_deadlines(1);
+        assert_eq!(order(&p), vec![]);
+    }
+
+    #[test]
+    fn late_piece_is_the_earliest_late_one_a_peer_can_give() {
+        let mut p = picker(8, BLOCK_LEN);
+        p.set_deadline(2, 100);
+        p.set_deadline(5, 200);
+        p.set_deadline(6, 900);
+        p.set_now(50);
+        assert_eq!(p.late_piece(&all), None);
+        p.set_now(250);
+        assert_eq!(p.late_piece(&all), Some(2));
+        assert_eq!(p.late_piece(&|x| x != 2), Some(5));
+        assert_eq!(p.late_piece(&|x| x == 6), None);
+        // Skipped pieces are not waited for.
+        p.set_priority(2, 0);
+        assert_eq!(p.late_piece(&all), Some(5));
+        complete(&mut p, 5);
+        assert_eq!(p.late_piece(&all), None);
     }
 
     #[test]

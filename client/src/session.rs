@@ -16,6 +16,7 @@ use wire::Handshake;
 
 use crate::driver::{DriverCmd, Initial, apply_file_priorities};
 use crate::error::{Error, Result};
+use crate::picker::USER_DEADLINES;
 use crate::ratelimit::SharedLimiter;
 use crate::rng::SmallRng;
 use crate::stream::FileStream;
@@ -36,6 +37,16 @@ pub(crate) struct SessionShared {
 }
 
 impl SessionShared {
+    /// Milliseconds since the session started: the clock of piece deadlines.
+    pub fn now_ms(&self) -> u64 {
+        self.at_ms(Instant::now())
+    }
+
+    /// `at` in milliseconds since the session started (0 for an earlier instant).
+    pub fn at_ms(&self, at: Instant) -> u64 {
+        at.saturating_duration_since(self.epoch).as_millis() as u64
+    }
+
     /// The port peers can reach us on.
     pub fn listen_port(&self) -> Option<u16> {
         self.listen_addr.map(|a| a.port())
@@ -429,15 +440,59 @@ impl TorrentHandle {
     }
 
     /// Asks for `piece` within `deadline` from now: pieces with deadlines are fetched
-    /// first, earliest first, and from several peers at once when they are late.
+    /// first, earliest first, and from several peers at once when they are late. Setting
+    /// it again replaces the deadline.
+    ///
+    /// A deadline that is due (`Duration::ZERO`, or once its time comes while the piece
+    /// is still missing) is treated as a [`FileStream`] read that waits: every peer that
+    /// has the piece cancels our requests queued ahead of it (keeping the few oldest,
+    /// once per piece), and a peer that has it is asked only for deadline pieces until
+    /// no deadline is late. A verified piece's deadline is dropped.
+    ///
+    /// These deadlines are the handle's (shared by its clones); a [`FileStream`] keeps its
+    /// own, which the calls here never change. A player that drives deadlines itself
+    /// should clear them when it seeks ([`clear_piece_deadlines`](Self::clear_piece_deadlines)),
+    /// or the pieces around the old position keep their place ahead of the new one.
     pub fn set_piece_deadline(&self, piece: u32, deadline: Duration) {
-        let at = (Instant::now() + deadline)
-            .saturating_duration_since(self.torrent.session.epoch)
-            .as_millis() as u64;
+        self.torrent.set_piece_deadline(piece, deadline);
+    }
+
+    /// The pieces that have a deadline now (the handle's and every stream's), earliest
+    /// deadline first; verified pieces have none. Before the metadata is known, the ones
+    /// [`set_piece_deadline`](Self::set_piece_deadline) keeps until then.
+    pub fn piece_deadlines(&self) -> Vec<u32> {
+        let st = self.torrent.lock();
+        match st.picker.as_ref() {
+            Some(p) => p.deadlines().map(|(piece, _)| piece).collect(),
+            None => {
+                // Set again replaces, as in the picker.
+                let last: HashMap<u32, u64> = st.deadlines.iter().copied().collect();
+                let mut kept: Vec<(u64, u32)> = last.into_iter().map(|(p, d)| (d, p)).collect();
+                kept.sort_unstable();
+                kept.into_iter().map(|(_, piece)| piece).collect()
+            }
+        }
+    }
+
+    /// Removes the deadline [`set_piece_deadline`](Self::set_piece_deadline) set on
+    /// `piece` (a stream's deadline on it stays).
+    pub fn reset_piece_deadline(&self, piece: u32) {
         let mut st = self.torrent.lock();
-        match st.picker.as_mut() {
-            Some(p) => p.set_deadline(piece, at),
-            None => st.deadlines.push((piece, at)),
+        st.deadlines.retain(|(p, _)| *p != piece);
+        if let Some(p) = st.picker.as_mut() {
+            p.remove_deadline(USER_DEADLINES, piece);
+        }
+    }
+
+    /// Removes every deadline [`set_piece_deadline`](Self::set_piece_deadline) set, as a
+    /// player that drives deadlines itself does after a seek before setting the ones of
+    /// its new position. Deadlines of [`FileStream`]s stay (each stream removes its own
+    /// when it reads elsewhere or is dropped).
+    pub fn clear_piece_deadlines(&self) {
+        let mut st = self.torrent.lock();
+        st.deadlines.clear();
+        if let Some(p) = st.picker.as_mut() {
+            p.clear_deadlines(USER_DEADLINES);
         }
     }
 

@@ -1,16 +1,23 @@
 //! Reading one file of a torrent while it downloads: [`FileStream`].
 //!
-//! A read of bytes that are not verified yet sets deadlines on the piece that holds them
-//! (due now) and on the pieces after it up to the read-ahead (due a little later each),
-//! then waits for the piece. The picker fetches deadline pieces before anything else,
-//! earliest first, so a player that seeks gets the bytes it asked for next, while the
-//! rest of the torrent keeps downloading in the usual order.
+//! A read sets deadlines on the piece that holds its first byte (due now) and on the
+//! pieces after it up to the read-ahead (due a little later each), then waits for the
+//! piece if it is not verified yet. The picker fetches deadline pieces before anything
+//! else, earliest first, so a player that seeks gets the bytes it asked for next, while
+//! the rest of the torrent keeps downloading in the usual order.
+//!
+//! A stream owns its deadlines: each read's belong to that read (an owner id in the
+//! picker), the last read's stay as the read-ahead, and those of an earlier read go once
+//! it is done and a later one started, so after a seek the old position's read-ahead no
+//! longer comes first. Dropping the stream removes what it still has. Other streams' and
+//! the handle's own deadlines (`set_piece_deadline`) are never touched.
 
+use std::collections::HashSet;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -33,6 +40,10 @@ const MAX_READ: usize = 256 * 1024;
 /// Waiting for a piece re-checks the torrent's state at least this often.
 const RECHECK: Duration = Duration::from_secs(1);
 
+/// Deadline owners for reads (0 is the handle's `set_piece_deadline`): unique in the
+/// process, so reads of different streams and torrents never share one.
+static NEXT_READ: AtomicU64 = AtomicU64::new(1);
+
 /// What a stream reads from: the torrent, its storage, and where the file lies.
 #[derive(Debug)]
 struct Source {
@@ -42,6 +53,63 @@ struct Source {
     /// Offset of the file's first byte in piece space.
     start: u64,
     len: u64,
+    /// Whose deadlines are in the picker. Locked inside the torrent's lock, never the
+    /// other way round.
+    reads: Mutex<Reads>,
+}
+
+/// The reads of one stream that own deadlines in the picker.
+#[derive(Debug, Default)]
+struct Reads {
+    /// The last read started: its read-ahead stays after it returns.
+    latest: Option<u64>,
+    /// Reads not done yet (several at once through `read_at`): each keeps its deadlines
+    /// until it is done.
+    in_flight: HashSet<u64>,
+}
+
+impl Reads {
+    /// Read `id` starts: it is the latest now. Returns the read whose deadlines go (the
+    /// previous latest, if it is done).
+    fn start(&mut self, id: u64) -> Option<u64> {
+        self.in_flight.insert(id);
+        let previous = self.latest.replace(id)?;
+        (!self.in_flight.contains(&previous)).then_some(previous)
+    }
+
+    /// Read `id` is done (returned, failed, or its future was dropped): whether its
+    /// deadlines go (a later read started meanwhile).
+    fn finish(&mut self, id: u64) -> bool {
+        self.in_flight.remove(&id);
+        self.latest != Some(id)
+    }
+
+    /// The stream is dropped: the read whose deadlines go (reads in flight cannot outlive
+    /// the stream; they remove theirs as they end).
+    fn close(&mut self) -> Option<u64> {
+        self.latest.take()
+    }
+}
+
+/// Ends read `id` (when the read returns or its future is dropped, at a seek say).
+struct ReadGuard<'a> {
+    src: &'a Source,
+    id: u64,
+}
+
+impl Drop for ReadGuard<'_> {
+    fn drop(&mut self) {
+        let mut st = self.src.torrent.lock();
+        let gone = self
+            .src
+            .reads
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .finish(self.id);
+        if gone && let Some(picker) = st.picker.as_mut() {
+            picker.clear_deadlines(self.id);
+        }
+    }
 }
 
 type Pending = Pin<Box<dyn Future<Output = Result<Vec<u8>>> + Send + Sync>>;
@@ -94,6 +162,7 @@ impl FileStream {
                 store,
                 start,
                 len,
+                reads: Mutex::new(Reads::default()),
             }),
             pos: 0,
             readahead: READAHEAD_BYTES,
@@ -182,33 +251,58 @@ async fn read_chunk(src: Arc<Source>, offset: u64, max: usize, readahead: u64) -
         .min(piece_size - in_piece)
         .min(src.len - offset) as usize;
 
-    // Deadlines: this piece now, the read-ahead after it.
+    // Deadlines: this piece now, the read-ahead after it, owned by this read; the
+    // previous read's go unless it still waits.
     let last = {
         let ahead = readahead.max(READAHEAD_PIECES * plen);
         let end = (src.start + src.len).min(abs.saturating_add(ahead));
         ((end.saturating_sub(1)) / plen) as u32
     };
+    let id = NEXT_READ.fetch_add(1, Ordering::Relaxed);
     let now = Instant::now();
-    let epoch = src.torrent.session.epoch;
+    {
+        let mut st = src.torrent.lock();
+        let Some(picker) = st.picker.as_mut() else {
+            return Err(Error::Closed);
+        };
+        let session = &src.torrent.session;
+        picker.set_owned_deadlines(
+            id,
+            (piece..=last)
+                .enumerate()
+                .map(|(k, p)| (p, session.at_ms(now + STAGGER * k as u32))),
+        );
+        let previous = src
+            .reads
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .start(id);
+        if let Some(previous) = previous {
+            picker.clear_deadlines(previous);
+        }
+    }
+    let _read = ReadGuard { src: &src, id };
+    let mut made_room = false;
     loop {
         let ready = src.torrent.piece_ready.notified();
         tokio::pin!(ready);
         ready.as_mut().enable();
         {
-            let mut st = src.torrent.lock();
+            let st = src.torrent.lock();
             let status = st.status;
-            let Some(picker) = st.picker.as_mut() else {
+            let Some(picker) = st.picker.as_ref() else {
                 return Err(Error::Closed);
             };
-            picker.set_deadlines((piece..=last).enumerate().map(|(k, p)| {
-                let due = (now + STAGGER * k as u32).saturating_duration_since(epoch);
-                (p, due.as_millis() as u64)
-            }));
             if picker.has(piece) {
                 break;
             }
             check_alive(status, &src.torrent)?;
-            st.broadcast(&crate::torrent::PeerCmd::MakeRoom(piece));
+            if !made_room {
+                // Peers make room once per piece; a peer that connects later does when
+                // it sees the deadline late.
+                made_room = true;
+                st.broadcast(&crate::torrent::PeerCmd::MakeRoom(piece));
+            }
         }
         let _ = tokio::time::timeout(RECHECK, ready).await;
     }
@@ -229,6 +323,24 @@ fn io_error(e: Error) -> io::Error {
         _ => io::ErrorKind::Other,
     };
     io::Error::new(kind, e)
+}
+
+impl Drop for FileStream {
+    /// Removes the deadlines the stream's last read left (its read-ahead).
+    fn drop(&mut self) {
+        // A read in flight (`poll_read`'s) ends first and removes its own.
+        self.pending = None;
+        let mut st = self.src.torrent.lock();
+        let last = self
+            .src
+            .reads
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .close();
+        if let (Some(last), Some(picker)) = (last, st.picker.as_mut()) {
+            picker.clear_deadlines(last);
+        }
+    }
 }
 
 impl AsyncRead for FileStream {

@@ -10,7 +10,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use metainfo::{InfoHash, Metainfo, PeerId};
@@ -61,7 +61,8 @@ pub(crate) enum PeerCmd {
     Pex(Bytes),
     /// Close the connection.
     Close(&'static str),
-    /// A stream waits for this piece: cancel requests queued ahead of it (once per piece).
+    /// A deadline on this piece is due (a stream waits for it, or a player's deadline
+    /// came): cancel requests queued ahead of it (once per piece).
     MakeRoom(u32),
 }
 
@@ -487,6 +488,23 @@ impl Torrent {
         }
     }
 
+    /// [`TorrentHandle::set_piece_deadline`](crate::TorrentHandle::set_piece_deadline):
+    /// a deadline of the handle's on `piece`, `deadline` from now; one already due makes
+    /// peers make room for the piece at once (later ones do when they see it late).
+    pub fn set_piece_deadline(&self, piece: u32, deadline: Duration) {
+        let at = self.session.at_ms(Instant::now() + deadline);
+        let mut st = self.lock();
+        match st.picker.as_mut() {
+            Some(p) => {
+                p.set_deadline(piece, at);
+                if at <= self.session.now_ms() && p.has_deadline(piece) {
+                    st.broadcast(&PeerCmd::MakeRoom(piece));
+                }
+            }
+            None => st.deadlines.push((piece, at)),
+        }
+    }
+
     /// A snapshot of progress.
     pub fn stats(&self) -> Stats {
         let st = self.lock();
@@ -522,7 +540,6 @@ mod tests {
     use crate::driver::DriverCmd;
     use crate::session::SessionShared;
     use conn_pool::CloseReason;
-    use std::time::Duration;
     use tokio::io::AsyncWriteExt;
     use tokio::net::{TcpListener, TcpStream};
 
@@ -637,6 +654,121 @@ mod tests {
         let dup: SocketAddr = "127.0.0.1:9".parse().expect("addr");
         assert!(t.add_peer(dup, PeerId([5; 20]), tx).is_none());
         assert_eq!(closed(&mut rx).await, (dup, CloseReason::Local));
+    }
+
+    /// Reads messages from `remote` (decoded with `dec`) until `stop` says so or 5 s
+    /// pass; returns them.
+    async fn read_until(
+        remote: &mut TcpStream,
+        buf: &mut bytes::BytesMut,
+        dec: &mut wire::MessageDecoder,
+        mut stop: impl FnMut(&wire::Message) -> bool,
+    ) -> Vec<wire::Message> {
+        use tokio::io::AsyncReadExt;
+        let mut got = Vec::new();
+        let work = async {
+            loop {
+                while let Some(m) = dec.decode(buf).expect("our messages decode") {
+                    let done = stop(&m);
+                    got.push(m);
+                    if done {
+                        return;
+                    }
+                }
+                assert!(remote.read_buf(buf).await.expect("read") > 0, "we closed");
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(5), work)
+            .await
+            .expect("the awaited message did not come within 5 s");
+        got
+    }
+
+    fn cancels(msgs: &[wire::Message]) -> Vec<u32> {
+        msgs.iter()
+            .filter_map(|m| match m {
+                wire::Message::Cancel(r) => Some(r.index),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// A deadline set through the handle makes room as a stream's read does: at once
+    /// when it is due, at the peer's next tick when it comes due later, and not at a peer
+    /// that lacks the piece until that peer has it.
+    #[tokio::test]
+    async fn due_deadlines_make_room_at_peers_that_have_the_piece() {
+        use wire::Message;
+        const PIECES: u32 = 64;
+        let (t, _rx) = torrent();
+        t.lock().picker = Some(Picker::new(
+            u64::from(PIECES) * 4 * u64::from(crate::picker::BLOCK_LEN),
+            4 * crate::picker::BLOCK_LEN,
+            crate::rng::SmallRng::seeded(3),
+        ));
+        let (mut remote, _) = connect(&t, 9).await;
+        let mut buf = bytes::BytesMut::new();
+        let mut dec = wire::MessageDecoder::default();
+        // The remote has every piece but the last one, and unchokes us.
+        let lacking = PIECES - 1;
+        let mut bf = wire::Bitfield::new(PIECES);
+        for i in 0..lacking {
+            bf.set(i, true).expect("in range");
+        }
+        remote
+            .write_all(&bf.to_message().to_bytes())
+            .await
+            .expect("write");
+        remote
+            .write_all(&Message::Unchoke.to_bytes())
+            .await
+            .expect("write");
+        // Our queue fills (the first window is 128 blocks, 32 pieces).
+        let mut requested = std::collections::HashSet::new();
+        read_until(&mut remote, &mut buf, &mut dec, |m| {
+            if let Message::Request(r) = m {
+                requested.insert(r.index);
+            }
+            requested.len() >= 32
+        })
+        .await;
+        let unrequested = (0..lacking)
+            .find(|p| !requested.contains(p))
+            .expect("one left");
+
+        // Due now on a piece this peer lacks: the full queue stays (the marker `Have`
+        // comes after the room-making command on the same channel).
+        t.set_piece_deadline(lacking, Duration::ZERO);
+        t.lock().broadcast(&PeerCmd::Have(1));
+        let msgs = read_until(&mut remote, &mut buf, &mut dec, |m| *m == Message::Have(1)).await;
+        assert_eq!(cancels(&msgs), Vec::<u32>::new());
+        // Due in 200 ms: nothing happens at once; the peer's tick sees it late and
+        // cancels all but the 4 oldest requests ahead of it, then asks for it.
+        t.set_piece_deadline(unrequested, Duration::from_millis(200));
+        let msgs = read_until(
+            &mut remote,
+            &mut buf,
+            &mut dec,
+            |m| matches!(m, Message::Request(r) if r.index == unrequested),
+        )
+        .await;
+        assert!(
+            cancels(&msgs).len() >= 100,
+            "only {} requests cancelled",
+            cancels(&msgs).len()
+        );
+        // Once the peer has the piece it lacked, it is asked for it.
+        remote
+            .write_all(&Message::Have(lacking).to_bytes())
+            .await
+            .expect("write");
+        read_until(
+            &mut remote,
+            &mut buf,
+            &mut dec,
+            |m| matches!(m, Message::Request(r) if r.index == lacking),
+        )
+        .await;
     }
 
     #[test]
