@@ -307,7 +307,7 @@ impl InfoHasher {
             return;
         }
         let shared = Arc::new(Shared {
-            bytes: rest.to_vec(),
+            bytes: copy_of(rest),
             end: AtomicUsize::new(UNKNOWN),
             taken: AtomicBool::new(false),
             progress: Mutex::new(Progress {
@@ -392,16 +392,23 @@ impl InfoHasher {
                 }
                 bytes
             }
-            Err(_) => raw.to_vec(),
+            Err(_) => copy_of(raw),
         };
         (hash, copy)
     }
 }
 
+/// A copy of `bytes`, in a kept buffer if there is one.
+fn copy_of(bytes: &[u8]) -> Vec<u8> {
+    let mut copy = crate::recycle::BYTES.take(bytes.len());
+    copy.extend_from_slice(bytes);
+    copy
+}
+
 /// The info-hash(es) of `raw` and a copy of it, on this thread: a chunk at a time, so
 /// each byte is read from memory once.
 fn hash_and_copy(raw: &[u8], version: TorrentVersion) -> (InfoHash, Vec<u8>) {
-    let mut copy = Vec::with_capacity(raw.len());
+    let mut copy = crate::recycle::BYTES.take(raw.len());
     let mut v1 = (version != TorrentVersion::V2).then(Sha1::new);
     let mut v2 = (version != TorrentVersion::V1).then(Sha256::new);
     for chunk in raw.chunks(2 * CHUNK) {
@@ -412,6 +419,10 @@ fn hash_and_copy(raw: &[u8], version: TorrentVersion) -> (InfoHash, Vec<u8>) {
         if let Some(h) = &mut v2 {
             h.update(chunk);
         }
+    }
+    // A kept buffer may be larger.
+    if copy.capacity() - copy.len() > 4096 {
+        copy.shrink_to_fit();
     }
     let v1 = v1.map(|h| <[u8; 20]>::from(h.finalize()));
     let v2 = v2.map(|h| <[u8; 32]>::from(h.finalize()));
@@ -502,7 +513,9 @@ mod tests {
                         Timing::Early => hasher.found(raw),
                         Timing::HelperDone => {
                             hasher.found(raw);
-                            wait_until(&hasher, |p| p.done.is_some());
+                            // (Or until it hashed all it has: it may get there before
+                            // the end is known, and stops.)
+                            wait_until(&hasher, |p| p.done.is_some() || p.at == rest);
                         }
                         Timing::Overran => {
                             wait_until(&hasher, |p| p.at == rest);

@@ -33,6 +33,7 @@ mod metainfo;
 mod parse;
 mod path;
 mod percent;
+mod recycle;
 mod scan;
 mod write;
 

@@ -107,6 +107,13 @@ pub struct Metainfo {
     pub(crate) info_extra: BTreeMap<Vec<u8>, Vec<u8>>,
 }
 
+/// A large torrent's buffers are kept for the next parse (see `recycle`).
+impl Drop for Metainfo {
+    fn drop(&mut self) {
+        crate::recycle::keep_buffers(self);
+    }
+}
+
 impl Metainfo {
     /// The torrent's identity (v1, v2 or both), hashed over the info dictionary exactly
     /// as received.

@@ -1,6 +1,7 @@
 //! Reading a .torrent or an info dictionary into a [`Metainfo`].
 
 use std::collections::{BTreeMap, HashSet};
+use std::ops::Range;
 use std::sync::Arc;
 
 use bencode::{Decoder, Dict, List, Value};
@@ -13,6 +14,7 @@ use crate::metainfo::{FileEntry, Metainfo, TorrentVersion};
 use crate::path::{
     FilePath, push_component, push_list, sanitize_component, sanitize_path, unique_renames,
 };
+use crate::recycle::Pool;
 use crate::scan::{self, MAX_DEPTH, Malformed, Scan, Span, kind_at};
 
 /// The largest number of pieces accepted (libtorrent's limit: 2^21).
@@ -77,7 +79,7 @@ struct InfoScan<'a> {
     raw: &'a [u8],
     /// `Err(kind)` when `info` is not a dictionary.
     entries: std::result::Result<Vec<(&'a [u8], Span<'a>)>, &'static str>,
-    files: Option<Result<Vec<RawFile<'a>>>>,
+    files: Option<Result<Vec<RawFile>>>,
 }
 
 impl<'a> InfoScan<'a> {
@@ -96,7 +98,7 @@ impl<'a> InfoScan<'a> {
         let mut files = None;
         let end = scan::dict(input, pos, open, |key, p| {
             if key == b"files" {
-                let (end, list) = scan_files(input, p, open + 1)?;
+                let (end, list) = scan_files(input, pos, p, open + 1)?;
                 files = Some(list);
                 return Ok(end);
             }
@@ -255,26 +257,34 @@ fn symlink_length_of(length: Option<&Value<'_>>, attr: &[u8], name: Key<'_>) -> 
     length_of(length, name)
 }
 
-/// A file's raw path components (without the name).
+/// A file's raw path components (without the name), as places in the info dict.
 #[derive(Debug, Clone)]
-enum RawPath<'a> {
+enum RawPath {
     /// A checked bencode list (`l...e`) holding only byte strings, read in place.
-    List(&'a [u8]),
+    List(Range<usize>),
     /// Components gathered one by one (from a v2 file tree).
-    Parts(Vec<&'a [u8]>),
+    Parts(Vec<Range<usize>>),
 }
 
-impl Default for RawPath<'_> {
+impl Default for RawPath {
     fn default() -> Self {
         RawPath::Parts(Vec::new())
     }
 }
 
-impl<'a> RawPath<'a> {
-    fn iter(&self) -> RawParts<'_, 'a> {
+/// Where `part`, a slice of `base`, lies in it (`None` if it is not in it).
+fn place(base: &[u8], part: &[u8]) -> Option<Range<usize>> {
+    let start = (part.as_ptr() as usize).checked_sub(base.as_ptr() as usize)?;
+    let end = start.checked_add(part.len())?;
+    (end <= base.len()).then_some(start..end)
+}
+
+impl RawPath {
+    /// The components; `info` is the info dict the places are in.
+    fn iter<'r>(&'r self, info: &'r [u8]) -> RawParts<'r> {
         match self {
-            RawPath::List(list) => RawParts::List(list, 1),
-            RawPath::Parts(parts) => RawParts::Parts(parts.iter()),
+            RawPath::List(list) => RawParts::List(&info[list.clone()], 1),
+            RawPath::Parts(parts) => RawParts::Parts(info, parts.iter()),
         }
     }
 
@@ -287,48 +297,48 @@ impl<'a> RawPath<'a> {
     }
 
     /// Appends `/` and each sanitised component (see [`push_component`]) to `out`.
-    fn push_to(&self, out: &mut Vec<u8>) {
+    fn push_to(&self, info: &[u8], out: &mut Vec<u8>) {
         match self {
-            RawPath::List(list) => push_list(out, list),
+            RawPath::List(list) => push_list(out, &info[list.clone()]),
             RawPath::Parts(parts) => {
                 for c in parts {
-                    push_component(out, c);
+                    push_component(out, &info[c.clone()]);
                 }
             }
         }
     }
 
-    fn texts(&self) -> Vec<String> {
-        self.iter().map(text).collect()
+    fn texts(&self, info: &[u8]) -> Vec<String> {
+        self.iter(info).map(text).collect()
     }
 }
 
 /// The components of a [`RawPath`].
-enum RawParts<'p, 'a> {
-    List(&'a [u8], usize),
-    Parts(std::slice::Iter<'p, &'a [u8]>),
+enum RawParts<'r> {
+    List(&'r [u8], usize),
+    Parts(&'r [u8], std::slice::Iter<'r, Range<usize>>),
 }
 
-impl<'a> Iterator for RawParts<'_, 'a> {
-    type Item = &'a [u8];
+impl<'r> Iterator for RawParts<'r> {
+    type Item = &'r [u8];
 
-    fn next(&mut self) -> Option<&'a [u8]> {
+    fn next(&mut self) -> Option<&'r [u8]> {
         match self {
             RawParts::List(list, pos) => {
                 let (part, end) = scan::bytes(list, *pos).ok()?;
                 *pos = end;
                 Some(part)
             }
-            RawParts::Parts(parts) => parts.next().copied(),
+            RawParts::Parts(info, parts) => parts.next().map(|p| &info[p.clone()]),
         }
     }
 }
 
 /// One file as listed by the v1 or v2 part, before paths are made unique.
 #[derive(Debug)]
-struct RawFile<'a> {
+struct RawFile {
     /// Raw components inside the torrent (without the name), for hybrid comparison.
-    raw_path: RawPath<'a>,
+    raw_path: RawPath,
     length: u64,
     /// What most files do not have (v1) or not all (v2), boxed: a large torrent's list
     /// of files is smaller without it inline.
@@ -368,7 +378,7 @@ impl Extra {
     }
 }
 
-impl RawFile<'_> {
+impl RawFile {
     fn pieces_root(&self) -> Option<[u8; 32]> {
         self.extra.as_ref().and_then(|e| e.pieces_root)
     }
@@ -470,15 +480,19 @@ fn symlink_target_of(
     }
 }
 
-/// Reads the v1 `files` list at `pos` (inside `open` containers) while checking it. The
-/// outer result fails on malformed bencode; the inner one says what is wrong with the
-/// list as a file list, reported only once the whole torrent is known to be well-formed
-/// (as when it was decoded first).
-fn scan_files<'a>(
-    input: &'a [u8],
+/// The list of files of the last parse, kept for the next (see `recycle`).
+static RAW_FILES: Pool<RawFile> = Pool::new();
+
+/// Reads the v1 `files` list at `pos` (inside `open` containers) of the info dict at
+/// `info` while checking it. The outer result fails on malformed bencode; the inner one
+/// says what is wrong with the list as a file list, reported only once the whole torrent
+/// is known to be well-formed (as when it was decoded first).
+fn scan_files(
+    input: &[u8],
+    info: usize,
     pos: usize,
     open: usize,
-) -> Scan<(usize, Result<Vec<RawFile<'a>>>)> {
+) -> Scan<(usize, Result<Vec<RawFile>>)> {
     if input.get(pos) != Some(&b'l') {
         let end = scan::skip(input, pos, open)?;
         let error = Error::WrongType {
@@ -488,7 +502,7 @@ fn scan_files<'a>(
         };
         return Ok((end, Err(error)));
     }
-    let mut files = Vec::new();
+    let mut files = RAW_FILES.take_any();
     let mut problem = None;
     let mut count = 0usize;
     let end = scan::list(input, pos, open, |i, p| {
@@ -496,7 +510,7 @@ fn scan_files<'a>(
         if problem.is_some() || count > MAX_FILES {
             return scan::skip(input, p, open + 1);
         }
-        let end = scan_file(input, p, open + 1, i, &mut files, &mut problem)?;
+        let end = scan_file(input, info, p, open + 1, i, &mut files, &mut problem)?;
         if i == 0 {
             // Room for as many files as the rest of the input would hold if they were all
             // as long as the first: the list is not copied as it grows.
@@ -518,12 +532,13 @@ fn scan_files<'a>(
 
 /// Reads entry `i` of the v1 `files` list, at `pos`, while checking it (see
 /// [`scan_files`]), into `files`, or what is wrong with it into `problem`.
-fn scan_file<'a>(
-    input: &'a [u8],
+fn scan_file(
+    input: &[u8],
+    info: usize,
     pos: usize,
     open: usize,
     i: usize,
-    files: &mut Vec<RawFile<'a>>,
+    files: &mut Vec<RawFile>,
     problem: &mut Option<Error>,
 ) -> Scan<usize> {
     if input.get(pos) != Some(&b'd') {
@@ -539,7 +554,7 @@ fn scan_file<'a>(
         Some(plain) => plain,
         None => scan_file_fields(input, pos, open)?,
     };
-    match v1_file(i, &fields) {
+    match v1_file(&input[info..], i, &fields) {
         Ok(file) => files.push(file),
         Err(e) => *problem = Some(e),
     }
@@ -637,8 +652,9 @@ struct V1Fields<'a> {
     mtime: Option<Span<'a>>,
 }
 
-/// A v1 file entry from the values of its keys.
-fn v1_file<'a>(i: usize, fields: &V1Fields<'a>) -> Result<RawFile<'a>> {
+/// A v1 file entry from the values of its keys; `info` is the info dict from its start
+/// on, which holds them.
+fn v1_file(info: &[u8], i: usize, fields: &V1Fields<'_>) -> Result<RawFile> {
     let key = || format!("info.files[{i}]");
     let attr = fields.attr.and_then(Span::as_bytes).unwrap_or_default();
     // BitComet-era pad files carry no attribute, only this name (libtorrent agrees).
@@ -660,7 +676,12 @@ fn v1_file<'a>(i: usize, fields: &V1Fields<'a>) -> Result<RawFile<'a>> {
     let (raw_path, no_path) = match fields.path_utf8.or(fields.path) {
         Some(Ok(ScannedPath {
             bad: None, list, ..
-        })) => (RawPath::List(list), false),
+        })) => {
+            let list = place(info, list).ok_or_else(|| {
+                Error::invalid(format!("{}.path", key()), "not inside the info dictionary")
+            })?;
+            (RawPath::List(list), false)
+        }
         Some(Ok(ScannedPath {
             bad: Some((index, kind)),
             ..
@@ -714,10 +735,7 @@ fn scalar(span: Span<'_>) -> Value<'_> {
 }
 
 /// The v1 file list: `files` as read by the scan, or the one file of `info.length`.
-fn v1_files<'a>(
-    info: &Dict<'a>,
-    files: Option<Result<Vec<RawFile<'a>>>>,
-) -> Result<Option<Vec<RawFile<'a>>>> {
+fn v1_files(info: &Dict<'_>, files: Option<Result<Vec<RawFile>>>) -> Result<Option<Vec<RawFile>>> {
     if let Some(files) = files {
         files.map(Some)
     } else if info.get(b"length").is_some() {
@@ -742,11 +760,11 @@ fn v1_files<'a>(
     }
 }
 
-/// Walks a v2 `file tree`, depth first in key order.
-fn v2_files<'a>(tree: &Dict<'a>) -> Result<Vec<RawFile<'a>>> {
+/// Walks a v2 `file tree` of the info dict `info`, depth first in key order.
+fn v2_files(info: &[u8], tree: &Dict<'_>) -> Result<Vec<RawFile>> {
     let mut out = Vec::new();
     let mut stack: Vec<&[u8]> = Vec::new();
-    walk_tree(tree, &mut stack, &mut out)?;
+    walk_tree(info, tree, &mut stack, &mut out)?;
     Ok(out)
 }
 
@@ -756,9 +774,10 @@ fn tree_key(stack: &[&[u8]]) -> String {
 }
 
 fn walk_tree<'a>(
+    info: &[u8],
     dir: &Dict<'a>,
     stack: &mut Vec<&'a [u8]>,
-    out: &mut Vec<RawFile<'a>>,
+    out: &mut Vec<RawFile>,
 ) -> Result<()> {
     if !dir.is_sorted() {
         return Err(Error::invalid(
@@ -784,21 +803,21 @@ fn walk_tree<'a>(
             let props = props
                 .as_dict()
                 .ok_or_else(|| Error::wrong_type(tree_key(stack), "dictionary", props))?;
-            out.push(v2_file(props, stack)?);
+            out.push(v2_file(info, props, stack)?);
             if out.len() > MAX_FILES {
                 return Err(Error::invalid("info.file tree", "too many files"));
             }
         } else if node.is_empty() {
             return Err(Error::invalid(tree_key(stack), "empty directory"));
         } else {
-            walk_tree(node, stack, out)?;
+            walk_tree(info, node, stack, out)?;
         }
         stack.pop();
     }
     Ok(())
 }
 
-fn v2_file<'a>(props: &Dict<'a>, stack: &[&'a [u8]]) -> Result<RawFile<'a>> {
+fn v2_file(info: &[u8], props: &Dict<'_>, stack: &[&[u8]]) -> Result<RawFile> {
     let key = || tree_key(stack);
     let attr = attributes(props);
     if attr.contains(&b'p') {
@@ -847,8 +866,13 @@ fn v2_file<'a>(props: &Dict<'a>, stack: &[&'a [u8]]) -> Result<RawFile<'a>> {
     } else {
         None
     };
+    let parts = stack
+        .iter()
+        .map(|part| place(info, part))
+        .collect::<Option<_>>()
+        .ok_or_else(|| Error::invalid(key(), "not inside the info dictionary"))?;
     Ok(RawFile {
-        raw_path: RawPath::Parts(stack.to_vec()),
+        raw_path: RawPath::Parts(parts),
         length,
         pad: false,
         executable: attr.contains(&b'x'),
@@ -878,7 +902,7 @@ fn piece_count(space: u64, piece_length: u64) -> Result<u32> {
 fn parse_info_dict<'a>(
     raw: &'a [u8],
     info: &Dict<'a>,
-    files: Option<Result<Vec<RawFile<'a>>>>,
+    files: Option<Result<Vec<RawFile>>>,
     hasher: &InfoHasher,
 ) -> Result<Metainfo> {
     let v2 = match int_at(info, b"meta version", "info.meta version")? {
@@ -946,11 +970,11 @@ fn parse_info_dict<'a>(
         let tree = tree
             .as_dict()
             .ok_or_else(|| Error::wrong_type("info.file tree", "dictionary", tree))?;
-        let list = v2_files(tree)?;
+        let list = v2_files(raw, tree)?;
         if list.is_empty() {
             return Err(Error::invalid("info.file tree", "no files in torrent"));
         }
-        let single = tree.len() == 1 && list.len() == 1 && list[0].raw_path.iter().count() == 1;
+        let single = tree.len() == 1 && list.len() == 1 && list[0].raw_path.iter(raw).count() == 1;
         (Some(list), single)
     } else {
         (None, false)
@@ -962,16 +986,12 @@ fn parse_info_dict<'a>(
     };
 
     // Lay the files out in piece space.
-    let mut raw_files: Vec<RawFile<'_>> = match (v1_list, v2_list) {
-        (Some(v1), Some(v2)) => merge_hybrid(v1, v2, raw_name, multi_file, piece_length)?,
+    let mut raw_files: Vec<RawFile> = match (v1_list, v2_list) {
+        (Some(v1), Some(v2)) => merge_hybrid(raw, v1, v2, raw_name, multi_file, piece_length)?,
         (Some(v1), None) => v1,
         (None, Some(v2)) => pad_v2(v2, piece_length),
         (None, None) => unreachable!("v1 or v2 files were read"),
     };
-    // The list was reserved from an estimate: give the rest back before the paths and
-    // the file entries are allocated (less fresh memory per parse).
-    raw_files.shrink_to_fit();
-
     // The name comes first: every path starts with it. A name that sanitises to nothing
     // is replaced by the info-hash; otherwise hashing waits until the files are read,
     // while the decoded tree is still in cache.
@@ -994,7 +1014,7 @@ fn parse_info_dict<'a>(
         .iter()
         .map(|f| name.len() + 2 + f.raw_path.encoded_len())
         .sum();
-    let mut paths: Vec<u8> = Vec::with_capacity(room);
+    let mut paths = crate::recycle::PATHS.take(room);
     for f in &mut raw_files {
         offset = offset
             .checked_add(f.length)
@@ -1010,7 +1030,7 @@ fn parse_info_dict<'a>(
                 paths.extend_from_slice(b"/.pad/");
                 paths.extend_from_slice(f.length.to_string().as_bytes());
             } else {
-                f.raw_path.push_to(&mut paths);
+                f.raw_path.push_to(raw, &mut paths);
                 if paths.len() == start + name.len() {
                     paths.extend_from_slice(b"/_");
                 }
@@ -1089,32 +1109,30 @@ fn parse_info_dict<'a>(
     let paths = Arc::new(paths);
     let mut start = 0;
     let mut offset = 0;
-    let files: Vec<FileEntry> = raw_files
-        .into_iter()
-        .enumerate()
-        .map(|(i, f)| {
-            let end = f.path_end as usize;
-            let mut range = start..end;
-            start = end;
-            if let Some((_, new)) = renamed.next_if(|(j, _)| *j == i) {
-                range = new;
-            }
-            let extra = f.extra.map(|e| *e).unwrap_or_default();
-            let entry = FileEntry {
-                path: FilePath::in_buffer(Arc::clone(&paths), range),
-                length: f.length,
-                offset,
-                pad: f.pad,
-                executable: f.executable,
-                hidden: f.hidden,
-                symlink: extra.symlink,
-                pieces_root: extra.pieces_root,
-                mtime: extra.mtime,
-            };
-            offset += f.length;
-            entry
-        })
-        .collect();
+    let mut files = crate::recycle::FILES.take(raw_files.len());
+    files.extend(raw_files.drain(..).enumerate().map(|(i, f)| {
+        let end = f.path_end as usize;
+        let mut range = start..end;
+        start = end;
+        if let Some((_, new)) = renamed.next_if(|(j, _)| *j == i) {
+            range = new;
+        }
+        let extra = f.extra.map(|e| *e).unwrap_or_default();
+        let entry = FileEntry {
+            path: FilePath::in_buffer(Arc::clone(&paths), range),
+            length: f.length,
+            offset,
+            pad: f.pad,
+            executable: f.executable,
+            hidden: f.hidden,
+            symlink: extra.symlink,
+            pieces_root: extra.pieces_root,
+            mtime: extra.mtime,
+        };
+        offset += f.length;
+        entry
+    }));
+    RAW_FILES.keep(raw_files);
 
     let private = matches!(info.get(b"private"), Some(Value::Int(1)));
     let info_extra = info
@@ -1149,7 +1167,7 @@ fn parse_info_dict<'a>(
 }
 
 /// Inserts the alignment padding a v2-only torrent implies between files.
-fn pad_v2(files: Vec<RawFile<'_>>, piece_length: u64) -> Vec<RawFile<'_>> {
+fn pad_v2(files: Vec<RawFile>, piece_length: u64) -> Vec<RawFile> {
     let mut out = Vec::with_capacity(files.len());
     let mut offset: u64 = 0;
     for f in files {
@@ -1173,15 +1191,16 @@ fn pad_v2(files: Vec<RawFile<'_>>, piece_length: u64) -> Vec<RawFile<'_>> {
     out
 }
 
-/// Checks that the v1 file list of a hybrid torrent matches its v2 file tree, and
-/// gives the v1 list (with its pad files) the v2 roots.
-fn merge_hybrid<'a>(
-    mut v1: Vec<RawFile<'a>>,
-    v2: Vec<RawFile<'a>>,
+/// Checks that the v1 file list of a hybrid torrent matches its v2 file tree (both in
+/// the info dict `info`), and gives the v1 list (with its pad files) the v2 roots.
+fn merge_hybrid(
+    info: &[u8],
+    mut v1: Vec<RawFile>,
+    v2: Vec<RawFile>,
     raw_name: &[u8],
     multi_file: bool,
     piece_length: u64,
-) -> Result<Vec<RawFile<'a>>> {
+) -> Result<Vec<RawFile>> {
     let mut v2_iter = v2.into_iter();
     let mut offset: u64 = 0;
     for (i, f) in v1.iter_mut().enumerate() {
@@ -1195,20 +1214,20 @@ fn merge_hybrid<'a>(
             });
         };
         let same = if multi_file {
-            f.raw_path.iter().eq(other.raw_path.iter())
+            f.raw_path.iter(info).eq(other.raw_path.iter(info))
         } else {
-            other.raw_path.iter().eq(std::iter::once(raw_name))
+            other.raw_path.iter(info).eq(std::iter::once(raw_name))
         };
         if !same {
             let v1_path = if multi_file {
-                f.raw_path.texts()
+                f.raw_path.texts(info)
             } else {
                 vec![text(raw_name)]
             };
             return Err(Error::Inconsistent {
                 reason: format!(
                     "v1 file {i} is {v1_path:?}, v2 has {:?}",
-                    other.raw_path.texts()
+                    other.raw_path.texts(info)
                 ),
             });
         }

@@ -402,6 +402,11 @@ impl FilePath {
         }
     }
 
+    /// The buffer the path is in (shared by all paths of a torrent).
+    pub(crate) fn buffer(&self) -> &Arc<String> {
+        &self.buf
+    }
+
     /// The components joined by `/`.
     pub fn as_str(&self) -> &str {
         &self.buf[self.start as usize..self.end as usize]
