@@ -551,7 +551,14 @@ fn scan_file(
         return Ok(end);
     }
     let (end, fields) = match scan_plain_file(input, pos, open) {
-        Some(plain) => plain,
+        Some((end, fields)) => {
+            // The common entry makes the common file, as `v1_file` would make it.
+            if let Some(file) = plain_v1_file(&input[info..], &fields) {
+                files.push(file);
+                return Ok(end);
+            }
+            (end, fields)
+        }
         None => scan_file_fields(input, pos, open)?,
     };
     match v1_file(&input[info..], i, &fields) {
@@ -650,6 +657,36 @@ struct V1Fields<'a> {
     path_utf8: Option<std::result::Result<ScannedPath<'a>, &'static str>>,
     symlink: Option<Span<'a>>,
     mtime: Option<Span<'a>>,
+}
+
+/// What [`v1_file`] makes of the fields of a plain entry (a length and a path of byte
+/// strings, nothing else) when the length is valid; `None` for anything else.
+#[inline]
+fn plain_v1_file(info: &[u8], fields: &V1Fields<'_>) -> Option<RawFile> {
+    let (Some(Ok(length)), Some(Ok(path))) = (fields.length, fields.path) else {
+        return None;
+    };
+    if !(0..=MAX_FILE_LENGTH as i64).contains(&length)
+        || path.bad.is_some()
+        || fields.attr.is_some()
+        || fields.path_utf8.is_some()
+        || fields.mtime.is_some()
+    {
+        return None;
+    }
+    Some(RawFile {
+        raw_path: RawPath::List(place(info, path.list)?),
+        length: length as u64,
+        extra: None,
+        path_end: 0,
+        // BitComet-era pad files carry no attribute, only this name (as in `v1_file`).
+        pad: path
+            .last
+            .is_some_and(|n| n.starts_with(b"_____padding_file_")),
+        executable: false,
+        hidden: false,
+        no_path: false,
+    })
 }
 
 /// A v1 file entry from the values of its keys; `info` is the info dict from its start
@@ -1483,6 +1520,11 @@ mod tests {
             if let Some(fast) = scan_plain_file(&entry, 0, open) {
                 let general = scan_file_fields(&entry, 0, open).ok();
                 proptest::prop_assert_eq!(Some(fast), general);
+                // And the file made of it is the one the general way makes.
+                if let Some(file) = plain_v1_file(&entry, &fast.1) {
+                    let general = v1_file(&entry, 0, &fast.1).map(|f| format!("{f:?}"));
+                    proptest::prop_assert_eq!(Ok(format!("{file:?}")), general.map_err(|e| e.to_string()));
+                }
             }
         }
     }
@@ -1492,7 +1534,20 @@ mod tests {
         let entry = b"d6:lengthi7e4:pathl1:a2:bcee";
         let (end, fields) = scan_plain_file(entry, 0, 1).unwrap();
         assert_eq!(end, entry.len());
+        let file = plain_v1_file(entry, &fields).unwrap();
+        assert_eq!(
+            format!("{file:?}"),
+            format!("{:?}", v1_file(entry, 0, &fields).unwrap())
+        );
         assert_eq!(Some((end, fields)), scan_file_fields(entry, 0, 1).ok());
+        let legacy_pad = b"d6:lengthi7e4:pathl1:a19:_____padding_file_0ee";
+        let (_, fields) = scan_plain_file(legacy_pad, 0, 1).unwrap();
+        let file = plain_v1_file(legacy_pad, &fields).unwrap();
+        assert!(file.pad);
+        assert_eq!(
+            format!("{file:?}"),
+            format!("{:?}", v1_file(legacy_pad, 0, &fields).unwrap())
+        );
         assert!(scan_plain_file(b"d6:lengthi7e4:pathl1:ai1eee", 0, 1).is_none());
         assert!(scan_plain_file(b"d6:lengthi7e4:pathl1:ae1:xi1ee", 0, 1).is_none());
         assert!(scan_plain_file(entry, 0, MAX_DEPTH - 1).is_none());
