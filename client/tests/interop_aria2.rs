@@ -9,16 +9,6 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-async fn start_tracker() -> tracker::RunningTracker {
-    tracker::Tracker::start(tracker::TrackerConfig {
-        http: Some("127.0.0.1:0".parse().unwrap()),
-        interval: Duration::from_secs(2),
-        ..tracker::TrackerConfig::default()
-    })
-    .await
-    .unwrap()
-}
-
 fn aria2_args<'a>(port: &'a str, dir: &'a str, torrent: &'a str, seed: bool) -> Vec<&'a str> {
     let mut args = vec![
         "--no-conf",
@@ -45,57 +35,52 @@ fn aria2_args<'a>(port: &'a str, dir: &'a str, torrent: &'a str, seed: bool) -> 
     args
 }
 
-async fn shoal_from_aria2(folder: bool) {
-    let tracker = start_tracker().await;
-    let dir = tempfile::tempdir().unwrap();
-    let (seed_dir, src) = seed_payload(
-        dir.path(),
+async fn payload(folder: bool) -> TrackedPayload {
+    tracked_payload(
         folder,
         &[1_000_000, 345_678, 2_100_000],
         2_500_000,
         9,
-    );
-    let meta = make_torrent(&src, 64 * 1024, &[tracker.announce_url_http().unwrap()]);
-    let torrent = write_torrent(dir.path(), &meta);
-    let port = free_port().to_string();
+        64 * 1024,
+    )
+    .await
+}
+
+async fn shoal_from_aria2(folder: bool) {
+    let p = payload(folder).await;
+    let port = free_port();
+    let port_s = port.to_string();
     let _aria = ChildGuard::spawn(
         "aria2c",
         &aria2_args(
-            &port,
-            seed_dir.to_str().unwrap(),
-            torrent.to_str().unwrap(),
+            &port_s,
+            p.seed_dir.to_str().unwrap(),
+            p.torrent.to_str().unwrap(),
             true,
         ),
     );
     let s = session(true).await;
-    let out = dir.path().join("out");
-    let h = add(&s, &meta, &out, vec![]).await;
+    let out = p.dir.path().join("out");
+    // Found through the tracker too; the address keeps the test from waiting on when
+    // aria2's first announce gets through.
+    let aria = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let h = add(&s, &p.meta, &out, vec![aria]).await;
     wait_completed(&h, 120).await;
-    assert_same_sha256(&src, &out.join(src.file_name().unwrap()));
+    assert_same_sha256(&p.src, &out.join(p.src.file_name().unwrap()));
     s.shutdown().await;
-    tracker.shutdown().await;
+    p.tracker.shutdown().await;
 }
 
 async fn aria2_from_shoal(folder: bool) {
-    let tracker = start_tracker().await;
-    let dir = tempfile::tempdir().unwrap();
-    let (seed_dir, src) = seed_payload(
-        dir.path(),
-        folder,
-        &[1_000_000, 345_678, 2_100_000],
-        2_500_000,
-        9,
-    );
-    let meta = make_torrent(&src, 64 * 1024, &[tracker.announce_url_http().unwrap()]);
-    let torrent = write_torrent(dir.path(), &meta);
+    let p = payload(folder).await;
     let s = session(true).await;
-    let h = add(&s, &meta, &seed_dir, vec![]).await;
+    let h = add(&s, &p.meta, &p.seed_dir, vec![]).await;
     wait_completed(&h, 30).await;
-    let out = dir.path().join("out");
+    let out = p.dir.path().join("out");
     std::fs::create_dir_all(&out).unwrap();
     let port = free_port().to_string();
     let out_s = out.to_str().unwrap().to_string();
-    let t = torrent.to_str().unwrap().to_string();
+    let t = p.torrent.to_str().unwrap().to_string();
     let status = tokio::task::spawn_blocking(move || {
         let mut aria = ChildGuard::spawn("aria2c", &aria2_args(&port, &out_s, &t, false));
         let deadline = Instant::now() + Duration::from_secs(120);
@@ -110,10 +95,10 @@ async fn aria2_from_shoal(folder: bool) {
     .await
     .unwrap();
     assert!(status.success(), "aria2 failed: {status}");
-    assert_same_sha256(&src, &out.join(src.file_name().unwrap()));
-    assert!(h.stats().uploaded >= meta.total_length());
+    assert_same_sha256(&p.src, &out.join(p.src.file_name().unwrap()));
+    assert!(h.stats().uploaded >= p.meta.total_length());
     s.shutdown().await;
-    tracker.shutdown().await;
+    p.tracker.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

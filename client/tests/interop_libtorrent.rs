@@ -5,17 +5,9 @@
 
 mod common;
 
-use std::path::Path;
-
 use common::*;
-use metainfo::{Magnet, Metainfo, TorrentVersion};
+use metainfo::{Magnet, TorrentVersion};
 use shoal::{AddTorrent, Source};
-
-fn write_torrent(meta: &Metainfo, dir: &Path) -> String {
-    let path = dir.join("t.torrent");
-    std::fs::write(&path, meta.to_torrent_bytes()).unwrap();
-    path.to_str().unwrap().to_string()
-}
 
 async fn shoal_from_libtorrent(folder: bool, version: TorrentVersion, magnet: bool) {
     shoal_from_libtorrent_sized(
@@ -38,7 +30,10 @@ async fn shoal_from_libtorrent_sized(
     let dir = tempfile::tempdir().unwrap();
     let (seed_dir, src) = seed_payload(dir.path(), folder, folder_sizes, 3_333_333, 42);
     let meta = make_torrent_version(&src, piece_length, &[], version);
-    let torrent = write_torrent(&meta, dir.path());
+    let torrent = write_torrent(dir.path(), &meta)
+        .to_str()
+        .unwrap()
+        .to_string();
     let (_lt, port) = spawn_libtorrent(
         "seed",
         &["--torrent", &torrent, "--save", seed_dir.to_str().unwrap()],
@@ -74,7 +69,10 @@ async fn libtorrent_from_shoal_by(folder: bool, version: TorrentVersion, magnet:
         42,
     );
     let meta = make_torrent_version(&src, 64 * 1024, &[], version);
-    let torrent = write_torrent(&meta, dir.path());
+    let torrent = write_torrent(dir.path(), &meta)
+        .to_str()
+        .unwrap()
+        .to_string();
     let s = session(false).await;
     let h = add(&s, &meta, &seed_dir, vec![]).await;
     wait_completed(&h, 30).await;
@@ -203,7 +201,10 @@ async fn shoal_streams_a_seek_first_from_a_slow_libtorrent_seeder() {
     let (seed_dir, src) = seed_payload(dir.path(), false, &[], 0, 0);
     std::fs::write(&src, &payload).unwrap();
     let meta = make_torrent(&src, 64 * 1024, &[]);
-    let torrent = write_torrent(&meta, dir.path());
+    let torrent = write_torrent(dir.path(), &meta)
+        .to_str()
+        .unwrap()
+        .to_string();
     let (_lt, port) = spawn_libtorrent(
         "seed",
         &[

@@ -12,16 +12,6 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-async fn start_tracker() -> tracker::RunningTracker {
-    tracker::Tracker::start(tracker::TrackerConfig {
-        http: Some("127.0.0.1:0".parse().unwrap()),
-        interval: Duration::from_secs(2),
-        ..tracker::TrackerConfig::default()
-    })
-    .await
-    .unwrap()
-}
-
 /// A transmission-cli process, its listening port and the file its output goes to.
 struct Transmission {
     _guard: ChildGuard,
@@ -84,53 +74,38 @@ fn transmission(config: &Path, dir: &Path, torrent: &Path, verify: bool) -> Tran
     }
 }
 
+/// A payload Transmission uploads at about 1 MB/s: kept small.
+async fn payload(folder: bool) -> TrackedPayload {
+    tracked_payload(folder, &[600_000, 20_000, 400_000], 1_000_000, 5, 32 * 1024).await
+}
+
 async fn shoal_from_transmission(folder: bool) {
-    let tracker = start_tracker().await;
-    let dir = tempfile::tempdir().unwrap();
-    let (seed_dir, src) = seed_payload(
-        dir.path(),
-        folder,
-        &[600_000, 20_000, 400_000],
-        1_000_000,
-        5,
-    );
-    let meta = make_torrent(&src, 32 * 1024, &[tracker.announce_url_http().unwrap()]);
-    let torrent = write_torrent(dir.path(), &meta);
-    let tr = transmission(&dir.path().join("trconf"), &seed_dir, &torrent, true);
+    let p = payload(folder).await;
+    let tr = transmission(&p.dir.path().join("trconf"), &p.seed_dir, &p.torrent, true);
     let s = session(true).await;
-    let out = dir.path().join("out");
+    let out = p.dir.path().join("out");
     // Both announce to the tracker; shoal is also given Transmission's address, so the
     // test does not hang on when Transmission's first announce gets through.
-    let h = add(&s, &meta, &out, vec![tr.addr()]).await;
+    let h = add(&s, &p.meta, &out, vec![tr.addr()]).await;
     if let Err(e) = try_wait_completed(&h, 120).await {
         panic!("{e}\ntransmission-cli printed:\n{}", tr.log_tail());
     }
-    assert_same_sha256(&src, &out.join(src.file_name().unwrap()));
+    assert_same_sha256(&p.src, &out.join(p.src.file_name().unwrap()));
     s.shutdown().await;
-    tracker.shutdown().await;
+    p.tracker.shutdown().await;
 }
 
 async fn transmission_from_shoal(folder: bool) {
-    let tracker = start_tracker().await;
-    let dir = tempfile::tempdir().unwrap();
-    let (seed_dir, src) = seed_payload(
-        dir.path(),
-        folder,
-        &[600_000, 20_000, 400_000],
-        1_000_000,
-        5,
-    );
-    let meta = make_torrent(&src, 32 * 1024, &[tracker.announce_url_http().unwrap()]);
-    let torrent = write_torrent(dir.path(), &meta);
-    let out = dir.path().join("out");
+    let p = payload(folder).await;
+    let out = p.dir.path().join("out");
     std::fs::create_dir_all(&out).unwrap();
     // Transmission first: it only accepts connections, so shoal must find it and dial.
-    let tr = transmission(&dir.path().join("trconf"), &out, &torrent, false);
+    let tr = transmission(&p.dir.path().join("trconf"), &out, &p.torrent, false);
     let s = session(true).await;
-    let h = add(&s, &meta, &seed_dir, vec![tr.addr()]).await;
+    let h = add(&s, &p.meta, &p.seed_dir, vec![tr.addr()]).await;
     wait_completed(&h, 30).await;
-    let expected = sha256_tree(&src);
-    let target = out.join(src.file_name().unwrap());
+    let expected = sha256_tree(&p.src);
+    let target = out.join(p.src.file_name().unwrap());
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         // Transmission writes `<name>.part` files and renames them when complete: done
@@ -147,7 +122,7 @@ async fn transmission_from_shoal(folder: bool) {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     s.shutdown().await;
-    tracker.shutdown().await;
+    p.tracker.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -61,6 +61,52 @@ pub fn seed_payload(
     }
 }
 
+/// An embedded HTTP tracker on loopback that asks for announces every 2 s.
+pub async fn start_tracker() -> tracker::RunningTracker {
+    tracker::Tracker::start(tracker::TrackerConfig {
+        http: Some("127.0.0.1:0".parse().unwrap()),
+        interval: Duration::from_secs(2),
+        ..tracker::TrackerConfig::default()
+    })
+    .await
+    .unwrap()
+}
+
+/// What an interop test through a tracker starts from: the tracker, a temp folder with a
+/// payload under `seed_dir`, and a v1 torrent of it announcing to the tracker, written to
+/// `torrent`.
+pub struct TrackedPayload {
+    pub tracker: tracker::RunningTracker,
+    pub dir: tempfile::TempDir,
+    pub seed_dir: PathBuf,
+    pub src: PathBuf,
+    pub meta: Metainfo,
+    pub torrent: PathBuf,
+}
+
+/// A [`TrackedPayload`]: [`seed_payload`] with these arguments, pieces of `piece_length`.
+pub async fn tracked_payload(
+    folder: bool,
+    folder_sizes: &[usize],
+    file_len: usize,
+    seed: u64,
+    piece_length: u64,
+) -> TrackedPayload {
+    let tracker = start_tracker().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (seed_dir, src) = seed_payload(dir.path(), folder, folder_sizes, file_len, seed);
+    let meta = make_torrent(&src, piece_length, &[tracker.announce_url_http().unwrap()]);
+    let torrent = write_torrent(dir.path(), &meta);
+    TrackedPayload {
+        tracker,
+        dir,
+        seed_dir,
+        src,
+        meta,
+        torrent,
+    }
+}
+
 /// Writes `meta` to `dir/t.torrent` and returns that path.
 pub fn write_torrent(dir: &Path, meta: &Metainfo) -> PathBuf {
     let torrent = dir.join("t.torrent");
