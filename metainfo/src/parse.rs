@@ -12,7 +12,8 @@ use crate::id::to_hex;
 use crate::merkle;
 use crate::metainfo::{FileEntry, Metainfo, TorrentVersion};
 use crate::path::{
-    FilePath, push_component, push_list, sanitize_component, sanitize_path, unique_renames,
+    FilePath, before_and_apart, push_component, push_list, sanitize_component, sanitize_path,
+    unique_renames,
 };
 use crate::recycle::Pool;
 use crate::scan::{self, MAX_DEPTH, Malformed, Scan, Span, kind_at};
@@ -261,7 +262,12 @@ fn symlink_length_of(length: Option<&Value<'_>>, attr: &[u8], name: Key<'_>) -> 
 #[derive(Debug, Clone)]
 enum RawPath {
     /// A checked bencode list (`l...e`) holding only byte strings, read in place.
-    List(Range<usize>),
+    List {
+        list: Range<usize>,
+        /// Where the last item starts (its length), or the end of an empty list: the
+        /// list up to there names the file's folder.
+        last: usize,
+    },
     /// Components gathered one by one (from a v2 file tree).
     Parts(Vec<Range<usize>>),
 }
@@ -283,7 +289,7 @@ impl RawPath {
     /// The components; `info` is the info dict the places are in.
     fn iter<'r>(&'r self, info: &'r [u8]) -> RawParts<'r> {
         match self {
-            RawPath::List(list) => RawParts::List(&info[list.clone()], 1),
+            RawPath::List { list, .. } => RawParts::List(&info[list.clone()], 1),
             RawPath::Parts(parts) => RawParts::Parts(info, parts.iter()),
         }
     }
@@ -291,7 +297,7 @@ impl RawPath {
     /// About the length of the path made of these components.
     fn encoded_len(&self) -> usize {
         match self {
-            RawPath::List(list) => list.len(),
+            RawPath::List { list, .. } => list.len(),
             RawPath::Parts(parts) => parts.iter().map(|p| p.len() + 1).sum(),
         }
     }
@@ -299,7 +305,7 @@ impl RawPath {
     /// Appends `/` and each sanitised component (see [`push_component`]) to `out`.
     fn push_to(&self, info: &[u8], out: &mut Vec<u8>) {
         match self {
-            RawPath::List(list) => push_list(out, &info[list.clone()]),
+            RawPath::List { list, .. } => push_list(out, &info[list.clone()]),
             RawPath::Parts(parts) => {
                 for c in parts {
                     push_component(out, &info[c.clone()]);
@@ -659,6 +665,19 @@ struct V1Fields<'a> {
     mtime: Option<Span<'a>>,
 }
 
+/// The [`RawPath`] of a `path` list of byte strings, in the info dict `info`.
+fn list_path(info: &[u8], path: &ScannedPath<'_>) -> Option<RawPath> {
+    let list = place(info, path.list)?;
+    let last = match path.last {
+        // Back over `<length>:` (the scan took the length as written, without zeros).
+        Some(last) => {
+            place(info, last)?.start - 1 - last.len().checked_ilog10().unwrap_or(0) as usize - 1
+        }
+        None => list.end - 1,
+    };
+    Some(RawPath::List { list, last })
+}
+
 /// What [`v1_file`] makes of the fields of a plain entry (a length and a path of byte
 /// strings, nothing else) when the length is valid; `None` for anything else.
 #[inline]
@@ -675,7 +694,7 @@ fn plain_v1_file(info: &[u8], fields: &V1Fields<'_>) -> Option<RawFile> {
         return None;
     }
     Some(RawFile {
-        raw_path: RawPath::List(place(info, path.list)?),
+        raw_path: list_path(info, &path)?,
         length: length as u64,
         extra: None,
         path_end: 0,
@@ -711,13 +730,11 @@ fn v1_file(info: &[u8], i: usize, fields: &V1Fields<'_>) -> Result<RawFile> {
         }
     };
     let (raw_path, no_path) = match fields.path_utf8.or(fields.path) {
-        Some(Ok(ScannedPath {
-            bad: None, list, ..
-        })) => {
-            let list = place(info, list).ok_or_else(|| {
+        Some(Ok(path @ ScannedPath { bad: None, .. })) => {
+            let path = list_path(info, &path).ok_or_else(|| {
                 Error::invalid(format!("{}.path", key()), "not inside the info dictionary")
             })?;
-            (RawPath::List(list), false)
+            (path, false)
         }
         Some(Ok(ScannedPath {
             bad: Some((index, kind)),
@@ -1052,6 +1069,14 @@ fn parse_info_dict<'a>(
         .map(|f| name.len() + 2 + f.raw_path.encoded_len())
         .sum();
     let mut paths = crate::recycle::PATHS.take(room);
+    // The folder list and the path made of it (name and folders) of the last file read
+    // from a v1 list: files in the same folder as the one before take its folders.
+    let mut folder: Option<(&[u8], Range<usize>)> = None;
+    // The last path of a file that is not a pad file, and whether every such path so
+    // far comes after the one before and is not a folder of it: then no path needs a
+    // new name (see `unique_renames`).
+    let mut last_path: Option<Range<usize>> = None;
+    let mut unique = true;
     for f in &mut raw_files {
         offset = offset
             .checked_add(f.length)
@@ -1061,20 +1086,50 @@ fn parse_info_dict<'a>(
             total += f.length;
         }
         let start = paths.len();
-        paths.extend_from_slice(name.as_bytes());
-        if multi_file {
-            if f.no_path {
-                paths.extend_from_slice(b"/.pad/");
-                paths.extend_from_slice(f.length.to_string().as_bytes());
-            } else {
-                f.raw_path.push_to(raw, &mut paths);
+        match &f.raw_path {
+            RawPath::List { list, last } if multi_file && !f.no_path && *last < list.end - 1 => {
+                let dir = &raw[list.start..*last];
+                match &folder {
+                    // The same folders make the same (sanitised) path.
+                    Some((before, made)) if *before == dir => {
+                        paths.extend_from_within(made.clone());
+                    }
+                    _ => {
+                        paths.extend_from_slice(name.as_bytes());
+                        push_list(&mut paths, dir);
+                    }
+                }
+                folder = Some((dir, start..paths.len()));
+                let (part, _) = scan::bytes(raw, *last)
+                    .map_err(|Malformed| Error::invalid("info.files", "malformed path"))?;
+                push_component(&mut paths, part);
                 if paths.len() == start + name.len() {
                     paths.extend_from_slice(b"/_");
+                }
+            }
+            _ => {
+                paths.extend_from_slice(name.as_bytes());
+                if multi_file {
+                    if f.no_path {
+                        paths.extend_from_slice(b"/.pad/");
+                        paths.extend_from_slice(f.length.to_string().as_bytes());
+                    } else {
+                        f.raw_path.push_to(raw, &mut paths);
+                        if paths.len() == start + name.len() {
+                            paths.extend_from_slice(b"/_");
+                        }
+                    }
                 }
             }
         }
         f.path_end = u32::try_from(paths.len())
             .map_err(|_| Error::invalid("info.files", "the paths are too long"))?;
+        if !f.pad {
+            if let Some(before) = last_path {
+                unique = unique && before_and_apart(&paths[before], &paths[start..]);
+            }
+            last_path = Some(start..paths.len());
+        }
     }
     let space = offset;
     if space == 0 {
@@ -1126,10 +1181,14 @@ fn parse_info_dict<'a>(
             .map_or(0, |j| raw_files[j].path_end as usize);
         start..raw_files[i].path_end as usize
     };
-    let renames = unique_renames(raw_files.len(), |i| {
-        (!raw_files[i].pad).then(|| &paths[path_range(i)])
-    })
-    .map_err(|reason| Error::invalid("info.files", reason))?;
+    let renames = if unique {
+        Vec::new()
+    } else {
+        unique_renames(raw_files.len(), |i| {
+            (!raw_files[i].pad).then(|| &paths[path_range(i)])
+        })
+        .map_err(|reason| Error::invalid("info.files", reason))?
+    };
     // Renamed paths go after the others; `renames` is in file order.
     let renamed: Vec<(usize, std::ops::Range<usize>)> = renames
         .into_iter()
@@ -1463,6 +1522,29 @@ mod tests {
         assert_eq!(meta.name(), "C_top");
         assert_eq!(paths(&meta), ["C_top/d/a", "C_top/d/a.1", "C_top/b"]);
         assert_eq!(meta.files()[2].offset, 2);
+    }
+
+    /// Files listed after one in the same folder take its folders' sanitised path: each
+    /// path is still the one its components sanitise to.
+    #[test]
+    fn files_in_the_same_folder_get_the_paths_of_their_components() {
+        let dirs: &[&[u8]] = &[b"d", b"..", b"C:", b"con", b"", b"a/b", b"a\x01b", b"."];
+        let mut files: Vec<(&[u8], &[u8])> = Vec::new();
+        for dir in dirs {
+            for file in [&b"x"[..], b"..", b"y", b"nul.txt"] {
+                files.push((dir, file));
+            }
+        }
+        let meta = parse_torrent(&torrent(b"top", &files)).unwrap();
+        let mut expected: Vec<String> = files
+            .iter()
+            .map(|(dir, file)| format!("top/{}", sanitize_path([*dir, *file]).join("/")))
+            .collect();
+        // Names made unique the same way as before.
+        for (i, new) in unique_renames(expected.len(), |i| Some(expected[i].as_str())).unwrap() {
+            expected[i] = new;
+        }
+        assert_eq!(paths(&meta), expected);
     }
 
     #[test]

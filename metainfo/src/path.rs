@@ -280,8 +280,7 @@ fn cmp_components(a: &str, b: &str) -> std::cmp::Ordering {
 
 /// Whether `a` comes before `b` in component order and is not a folder of it: for
 /// neighbours in a file list, what makes both unique.
-fn before_and_apart(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
+pub(crate) fn before_and_apart(a: &[u8], b: &[u8]) -> bool {
     let n = common_prefix(a, b);
     match (a.get(n), b.get(n)) {
         // Where a component of `a` ends first, `a` is first (its component is shorter).
@@ -308,7 +307,7 @@ pub(crate) fn unique_renames<'p>(
     // file is a folder of another (paths sharing a folder are contiguous in this order).
     let mut last: Option<&str> = None;
     let sorted_and_clear = paths().all(|(_, path)| {
-        let clear = last.is_none_or(|before| before_and_apart(before, path));
+        let clear = last.is_none_or(|before| before_and_apart(before.as_bytes(), path.as_bytes()));
         last = Some(path);
         clear
     });
@@ -564,7 +563,7 @@ mod tests {
                 assert_eq!(cmp_components(a, b), expected, "{a} {b}");
                 let folder = b.starts_with(a) && b.as_bytes().get(a.len()) == Some(&b'/');
                 assert_eq!(
-                    before_and_apart(a, b),
+                    before_and_apart(a.as_bytes(), b.as_bytes()),
                     expected.is_lt() && !folder,
                     "{a} {b}"
                 );
