@@ -559,8 +559,11 @@ fn scan_file(
     let (end, fields) = match scan_plain_file(input, pos, open) {
         Some((end, fields)) => {
             // The common entry makes the common file, as `v1_file` would make it.
-            if let Some(file) = plain_v1_file(&input[info..], &fields) {
-                files.push(file);
+            if let Some((raw_path, length, pad)) = plain_v1_fields(&input[info..], &fields) {
+                // (`extend` makes room first, then makes the file in place.)
+                files.extend(std::iter::once_with(|| {
+                    RawFile::plain(raw_path, length, pad)
+                }));
                 return Ok(end);
             }
             (end, fields)
@@ -680,8 +683,34 @@ fn list_path(info: &[u8], path: &ScannedPath<'_>) -> Option<RawPath> {
 
 /// What [`v1_file`] makes of the fields of a plain entry (a length and a path of byte
 /// strings, nothing else) when the length is valid; `None` for anything else.
-#[inline]
+#[cfg(test)]
 fn plain_v1_file(info: &[u8], fields: &V1Fields<'_>) -> Option<RawFile> {
+    let (raw_path, length, pad) = plain_v1_fields(info, fields)?;
+    Some(RawFile::plain(raw_path, length, pad))
+}
+
+impl RawFile {
+    /// A file with a path and a length and nothing else (but the pad flag).
+    #[inline]
+    fn plain(raw_path: RawPath, length: u64, pad: bool) -> RawFile {
+        RawFile {
+            raw_path,
+            length,
+            extra: None,
+            path_end: 0,
+            pad,
+            executable: false,
+            hidden: false,
+            no_path: false,
+        }
+    }
+}
+
+/// The path, length and pad flag of [`plain_v1_file`]. (The file is made where it is
+/// stored: made here and moved there, its small fields written one by one were read
+/// back as one word, which stalled.)
+#[inline]
+fn plain_v1_fields(info: &[u8], fields: &V1Fields<'_>) -> Option<(RawPath, u64, bool)> {
     let (Some(Ok(length)), Some(Ok(path))) = (fields.length, fields.path) else {
         return None;
     };
@@ -693,19 +722,11 @@ fn plain_v1_file(info: &[u8], fields: &V1Fields<'_>) -> Option<RawFile> {
     {
         return None;
     }
-    Some(RawFile {
-        raw_path: list_path(info, &path)?,
-        length: length as u64,
-        extra: None,
-        path_end: 0,
-        // BitComet-era pad files carry no attribute, only this name (as in `v1_file`).
-        pad: path
-            .last
-            .is_some_and(|n| n.starts_with(b"_____padding_file_")),
-        executable: false,
-        hidden: false,
-        no_path: false,
-    })
+    // BitComet-era pad files carry no attribute, only this name (as in `v1_file`).
+    let pad = path
+        .last
+        .is_some_and(|n| n.starts_with(b"_____padding_file_"));
+    Some((list_path(info, &path)?, length as u64, pad))
 }
 
 /// A v1 file entry from the values of its keys; `info` is the info dict from its start
