@@ -559,11 +559,9 @@ fn scan_file(
     let (end, fields) = match scan_plain_file(input, pos, open) {
         Some((end, fields)) => {
             // The common entry makes the common file, as `v1_file` would make it.
-            if let Some((raw_path, length, pad)) = plain_v1_fields(&input[info..], &fields) {
+            if let Some((list, length, pad)) = plain_v1_fields(&input[info..], &fields) {
                 // (`extend` makes room first, then makes the file in place.)
-                files.extend(std::iter::once_with(|| {
-                    RawFile::plain(raw_path, length, pad)
-                }));
+                files.extend(std::iter::once_with(|| RawFile::plain(list, length, pad)));
                 return Ok(end);
             }
             (end, fields)
@@ -670,6 +668,16 @@ struct V1Fields<'a> {
 
 /// The [`RawPath`] of a `path` list of byte strings, in the info dict `info`.
 fn list_path(info: &[u8], path: &ScannedPath<'_>) -> Option<RawPath> {
+    let (start, end, last) = list_place(info, path)?;
+    Some(RawPath::List {
+        list: start..end,
+        last,
+    })
+}
+
+/// The places of [`RawPath::List`]: start, end, last item.
+#[inline]
+fn list_place(info: &[u8], path: &ScannedPath<'_>) -> Option<(usize, usize, usize)> {
     let list = place(info, path.list)?;
     let last = match path.last {
         // Back over `<length>:` (the scan took the length as written, without zeros).
@@ -678,23 +686,27 @@ fn list_path(info: &[u8], path: &ScannedPath<'_>) -> Option<RawPath> {
         }
         None => list.end - 1,
     };
-    Some(RawPath::List { list, last })
+    Some((list.start, list.end, last))
 }
 
 /// What [`v1_file`] makes of the fields of a plain entry (a length and a path of byte
 /// strings, nothing else) when the length is valid; `None` for anything else.
 #[cfg(test)]
 fn plain_v1_file(info: &[u8], fields: &V1Fields<'_>) -> Option<RawFile> {
-    let (raw_path, length, pad) = plain_v1_fields(info, fields)?;
-    Some(RawFile::plain(raw_path, length, pad))
+    let (list, length, pad) = plain_v1_fields(info, fields)?;
+    Some(RawFile::plain(list, length, pad))
 }
 
 impl RawFile {
-    /// A file with a path and a length and nothing else (but the pad flag).
+    /// A file with a path list (see [`list_place`]) and a length, and nothing else but
+    /// the pad flag.
     #[inline]
-    fn plain(raw_path: RawPath, length: u64, pad: bool) -> RawFile {
+    fn plain((start, end, last): (usize, usize, usize), length: u64, pad: bool) -> RawFile {
         RawFile {
-            raw_path,
+            raw_path: RawPath::List {
+                list: start..end,
+                last,
+            },
             length,
             extra: None,
             path_end: 0,
@@ -706,11 +718,14 @@ impl RawFile {
     }
 }
 
-/// The path, length and pad flag of [`plain_v1_file`]. (The file is made where it is
-/// stored: made here and moved there, its small fields written one by one were read
-/// back as one word, which stalled.)
+/// The path list, length and pad flag of [`plain_v1_file`]. (The file is made where it
+/// is stored, from these plain values: made elsewhere and moved, its fields written one
+/// by one were read back as wider words, which stalls.)
 #[inline]
-fn plain_v1_fields(info: &[u8], fields: &V1Fields<'_>) -> Option<(RawPath, u64, bool)> {
+fn plain_v1_fields(
+    info: &[u8],
+    fields: &V1Fields<'_>,
+) -> Option<((usize, usize, usize), u64, bool)> {
     let (Some(Ok(length)), Some(Ok(path))) = (fields.length, fields.path) else {
         return None;
     };
@@ -726,7 +741,7 @@ fn plain_v1_fields(info: &[u8], fields: &V1Fields<'_>) -> Option<(RawPath, u64, 
     let pad = path
         .last
         .is_some_and(|n| n.starts_with(b"_____padding_file_"));
-    Some((list_path(info, &path)?, length as u64, pad))
+    Some((list_place(info, &path)?, length as u64, pad))
 }
 
 /// A v1 file entry from the values of its keys; `info` is the info dict from its start
@@ -1107,6 +1122,8 @@ fn parse_info_dict<'a>(
             total += f.length;
         }
         let start = paths.len();
+        // How many first bytes this path is known to share with the last one.
+        let mut shared = 0;
         match &f.raw_path {
             RawPath::List { list, last } if multi_file && !f.no_path && *last < list.end - 1 => {
                 let dir = &raw[list.start..*last];
@@ -1114,6 +1131,9 @@ fn parse_info_dict<'a>(
                     // The same folders make the same (sanitised) path.
                     Some((before, made)) if *before == dir => {
                         paths.extend_from_within(made.clone());
+                        if last_path.as_ref().is_some_and(|p| p.start == made.start) {
+                            shared = made.len();
+                        }
                     }
                     _ => {
                         paths.extend_from_slice(name.as_bytes());
@@ -1147,7 +1167,12 @@ fn parse_info_dict<'a>(
             .map_err(|_| Error::invalid("info.files", "the paths are too long"))?;
         if !f.pad {
             if let Some(before) = last_path {
-                unique = unique && before_and_apart(&paths[before], &paths[start..]);
+                // (Past the bytes both share, the comparison is the same.)
+                unique = unique
+                    && before_and_apart(
+                        &paths[before.start + shared..before.end],
+                        &paths[start + shared..],
+                    );
             }
             last_path = Some(start..paths.len());
         }
@@ -1556,16 +1581,26 @@ mod tests {
                 files.push((dir, file));
             }
         }
-        let meta = parse_torrent(&torrent(b"top", &files)).unwrap();
-        let mut expected: Vec<String> = files
-            .iter()
-            .map(|(dir, file)| format!("top/{}", sanitize_path([*dir, *file]).join("/")))
-            .collect();
-        // Names made unique the same way as before.
-        for (i, new) in unique_renames(expected.len(), |i| Some(expected[i].as_str())).unwrap() {
-            expected[i] = new;
+        let lists: [&[(&[u8], &[u8])]; 5] = [
+            &files,
+            &[(b"d", b"a"), (b"d", b"b"), (b"d", b"c"), (b"e", b"a")],
+            &[(b"d", b"a"), (b"d", b"a"), (b"d", b"a.1")],
+            &[(b"d", b"b"), (b"d", b"a"), (b"d", b"b")],
+            &[(b"d", b"a"), (b"d", b""), (b"d", b"a-"), (b"d", b"..")],
+        ];
+        for files in lists {
+            let meta = parse_torrent(&torrent(b"top", files)).unwrap();
+            let mut expected: Vec<String> = files
+                .iter()
+                .map(|(dir, file)| format!("top/{}", sanitize_path([*dir, *file]).join("/")))
+                .collect();
+            // Names made unique the same way as before.
+            for (i, new) in unique_renames(expected.len(), |i| Some(expected[i].as_str())).unwrap()
+            {
+                expected[i] = new;
+            }
+            assert_eq!(paths(&meta), expected);
         }
-        assert_eq!(paths(&meta), expected);
     }
 
     #[test]
