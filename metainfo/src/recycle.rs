@@ -96,3 +96,79 @@ pub(crate) fn keep_buffers(meta: &mut Metainfo) {
         PATHS.keep(paths.into_bytes());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_kept_buffer_is_taken_again_when_it_fits() {
+        let pool: Pool<u64> = Pool::new();
+        let len = MIN_KEPT / 8;
+        let mut buffer = pool.take(len);
+        assert!(buffer.capacity() >= len);
+        buffer.extend(0..len as u64);
+        let at = buffer.as_ptr();
+        pool.keep(buffer);
+        // Too large a need, or too small (the kept one would waste over a third): fresh.
+        assert_ne!(pool.take(2 * len).as_ptr(), at);
+        assert_ne!(pool.take(len / 2).as_ptr(), at);
+        let again = pool.take(len);
+        assert_eq!(again.as_ptr(), at);
+        assert!(again.is_empty(), "kept buffers are emptied");
+        // Taken: the next one is fresh.
+        assert_ne!(pool.take(len).as_ptr(), at);
+        pool.keep(again);
+        assert_eq!(pool.take_any().as_ptr(), at);
+    }
+
+    #[test]
+    fn small_and_huge_buffers_are_not_kept() {
+        let pool: Pool<u8> = Pool::new();
+        pool.keep(Vec::with_capacity(MIN_KEPT - 1));
+        assert_eq!(pool.take_any().capacity(), 0);
+        pool.keep(Vec::with_capacity(MAX_KEPT + 1));
+        assert_eq!(pool.take_any().capacity(), 0);
+        // Nor is a small need met from the pool.
+        pool.keep(Vec::with_capacity(MIN_KEPT));
+        assert!(pool.take(100).capacity() < MIN_KEPT);
+    }
+
+    /// A torrent of `files` files whose names start with `prefix`.
+    fn torrent(prefix: &str, files: usize) -> Vec<u8> {
+        let mut list = String::new();
+        for i in 0..files {
+            let name = format!("{prefix}-{i:05}.bin");
+            list += &format!(
+                "d6:lengthi{}e4:pathl3:sub{}:{name}ee",
+                1 + i % 7,
+                name.len()
+            );
+        }
+        let total: usize = (0..files).map(|i| 1 + i % 7).sum();
+        let pieces = total.div_ceil(16384);
+        let info = format!(
+            "d5:filesl{list}e4:name3:top12:piece lengthi16384e6:pieces{}:{}e",
+            pieces * 20,
+            "p".repeat(pieces * 20)
+        );
+        format!("d4:info{info}e").into_bytes()
+    }
+
+    #[test]
+    fn parses_in_kept_buffers_are_the_same() {
+        let (a, b) = (torrent("a", 3000), torrent("longer-name-b", 2000));
+        let first_a = Metainfo::from_bytes(&a).unwrap();
+        let expected_a = first_a.clone();
+        let expected_b = Metainfo::from_bytes(&b).unwrap().clone();
+        assert!(first_a.info_bytes().len() >= MIN_KEPT);
+        // A path cloned out of a torrent outlives it, buffer and all.
+        let kept_path = first_a.files()[1].path.clone();
+        drop(first_a);
+        for _ in 0..3 {
+            assert_eq!(Metainfo::from_bytes(&b).unwrap(), expected_b);
+            assert_eq!(Metainfo::from_bytes(&a).unwrap(), expected_a);
+        }
+        assert_eq!(kept_path.as_str(), "top/sub/a-00001.bin");
+    }
+}
