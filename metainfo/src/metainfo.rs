@@ -70,6 +70,11 @@ impl FileEntry {
 /// Built by [`Metainfo::from_bytes`] (a whole .torrent), [`Metainfo::from_info_bytes`]
 /// (an info dictionary fetched with ut_metadata), or [`TorrentBuilder`](crate::TorrentBuilder).
 ///
+/// A large torrent's parse hashes its info dictionary on a second thread (one for the
+/// process, started by the first such parse), and a dropped `Metainfo` leaves its large
+/// buffers (64 KiB to 16 MiB each) for the next parse, which then writes into pages
+/// already mapped.
+///
 /// ```
 /// # use shoal_metainfo::{Metainfo, TorrentVersion};
 /// let torrent = b"d4:infod6:lengthi5e4:name5:a.txt12:piece lengthi16384e\
