@@ -99,6 +99,23 @@ pub(crate) async fn read_incoming_handshake(
         .map_err(|_| crate::Error::Peer("handshake timed out".into()))?
 }
 
+/// Requests to keep in flight to a peer that sends `rate` bytes a second (0 before it is
+/// measured), with slow-start window `window` and request queue limit `reqq`.
+///
+/// About half a second of data at the peer's rate, or — before the rate is measured — the
+/// window, which grows by two per block delivered (TCP-style slow start) so one fast peer
+/// fills the link within the first second. Not the window once the rate is known: at a
+/// slow peer it would keep growing to many seconds of requests, which a stream's late
+/// piece then waits behind.
+fn queue_depth(rate: u64, window: usize, reqq: usize) -> usize {
+    let depth = if rate > 0 {
+        (rate / 2 / u64::from(BLOCK_LEN)) as usize
+    } else {
+        window
+    };
+    depth.clamp(MIN_QUEUE, MAX_QUEUE).min(reqq.max(1))
+}
+
 /// What the writer task is asked to do.
 #[derive(Debug)]
 pub(crate) enum Out {
@@ -146,6 +163,7 @@ pub(crate) async fn run(
         outstanding: HashMap::new(),
         order: VecDeque::new(),
         made_room_for: HashSet::new(),
+        unanswered_cancels: HashMap::new(),
         allowed_fast: Vec::new(),
         their_ut_metadata: None,
         their_pex: None,
@@ -186,6 +204,12 @@ struct Conn {
     /// Pieces [`Conn::make_room`] cancelled requests for (while they keep a deadline and
     /// are not verified: once per piece).
     made_room_for: HashSet<u32>,
+    /// Requests we cancelled at a fast peer that it has not answered yet. A BEP 6 peer
+    /// answers every request, cancelled or not, with its block or a reject: a reject that
+    /// comes for one of these answers the cancelled request, not the same block asked
+    /// again since (taking it for the latter would lose track of a request the peer still
+    /// holds, which then comes back unwanted and cannot be cancelled).
+    unanswered_cancels: HashMap<BlockRef, u32>,
     allowed_fast: Vec<u32>,
     their_ut_metadata: Option<u8>,
     their_pex: Option<u8>,
@@ -367,14 +391,7 @@ impl Conn {
             let st = self.torrent.lock();
             st.peers.get(&self.key).map_or(0, |p| p.down_rate)
         };
-        // About half a second of data at the peer's current rate, or — before the rate is
-        // measured — a window that grows by one per block delivered (TCP-style slow start),
-        // so one fast peer fills the link within the first second.
-        let by_rate = (rate / 2 / u64::from(BLOCK_LEN)) as usize;
-        by_rate
-            .max(self.window)
-            .clamp(MIN_QUEUE, MAX_QUEUE)
-            .min(self.reqq.max(1))
+        queue_depth(rate, self.window, self.reqq)
     }
 
     fn fill_requests(&mut self) {
@@ -568,7 +585,7 @@ impl Conn {
                     offset: r.begin,
                     len: r.length,
                 };
-                if self.outstanding.remove(&b).is_some() {
+                if !self.answered_cancel(&b) && self.outstanding.remove(&b).is_some() {
                     let mut st = self.torrent.lock();
                     if let Some(p) = st.picker.as_mut() {
                         p.cancel(&b);
@@ -637,6 +654,7 @@ impl Conn {
         self.last_piece = now;
         if self.outstanding.remove(&b).is_none() {
             // Unrequested (or cancelled and sent anyway): ignore, it is not counted.
+            self.answered_cancel(&b);
             return Ok(());
         }
         self.window = (self.window + 2).min(MAX_QUEUE);
@@ -868,6 +886,7 @@ impl Conn {
             }
             PeerCmd::Cancel(b) => {
                 if self.outstanding.remove(&b).is_some() {
+                    self.cancelled(b);
                     self.send(&Message::Cancel(BlockRequest {
                         index: b.piece,
                         begin: b.offset,
@@ -944,6 +963,10 @@ impl Conn {
             .filter(|b| self.outstanding.contains_key(b))
             .skip(KEEP_ON_MAKE_ROOM)
             .filter(|b| !picker.has_deadline(b.piece))
+            // Asked again after a cancel the peer has not answered yet: cancelled again,
+            // the peer would hold two cancels for one block, and one that keeps one note
+            // per cancelled block (shoal's) would drop one request and serve the other.
+            .filter(|b| !self.unanswered_cancels.contains_key(b))
             .copied()
             .collect();
         // `order` may list a block twice (asked again after a cancel): cancel it once.
@@ -957,6 +980,7 @@ impl Conn {
         }
         let mut out = BytesMut::with_capacity(doomed.len() * 17);
         for b in &doomed {
+            self.cancelled(*b);
             Message::Cancel(BlockRequest {
                 index: b.piece,
                 begin: b.offset,
@@ -980,7 +1004,30 @@ impl Conn {
         }
         self.outstanding.clear();
         self.order.clear();
+        // A peer that sits on our requests may never answer the cancelled ones either.
+        self.unanswered_cancels.clear();
         st.broadcast(&PeerCmd::Refill);
+    }
+
+    /// We sent a cancel for `b`: a fast peer still answers it.
+    fn cancelled(&mut self, b: BlockRef) {
+        if self.fast {
+            *self.unanswered_cancels.entry(b).or_insert(0) += 1;
+        }
+    }
+
+    /// A block or a reject for `b` came: whether it answers a request we cancelled.
+    fn answered_cancel(&mut self, b: &BlockRef) -> bool {
+        match self.unanswered_cancels.get_mut(b) {
+            Some(n) => {
+                *n -= 1;
+                if *n == 0 {
+                    self.unanswered_cancels.remove(b);
+                }
+                true
+            }
+            None => false,
+        }
     }
 
     fn on_tick(&mut self) -> Result<(), String> {
@@ -1019,5 +1066,23 @@ impl Conn {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queue_depth_follows_the_rate_once_measured() {
+        // Slow start before the rate is known.
+        assert_eq!(queue_depth(0, 128, 250), 128);
+        assert_eq!(queue_depth(0, 5000, 2000), MAX_QUEUE);
+        // Half a second at 1.5 MB/s, however far the window grew: 45 blocks, not 600.
+        assert_eq!(queue_depth(1_500_000, 600, 2000), 45);
+        assert_eq!(queue_depth(100_000, 600, 2000), MIN_QUEUE);
+        // A fast peer: as deep as allowed, and never past the peer's own limit.
+        assert_eq!(queue_depth(400_000_000, 32, 2000), MAX_QUEUE);
+        assert_eq!(queue_depth(400_000_000, 32, 250), 250);
     }
 }

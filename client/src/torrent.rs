@@ -771,6 +771,118 @@ mod tests {
         .await;
     }
 
+    /// A fast peer answers every request, a cancelled one with a reject: a reject that
+    /// comes after we asked for the same block again answers the cancelled request, and
+    /// the new one stays ours (taking it for a refusal of the new one would ask a third
+    /// time, while the peer still holds the second and serves it).
+    #[tokio::test]
+    async fn a_reject_answers_the_cancel_not_the_request_made_again() {
+        use wire::{BlockRequest, Message};
+        const PIECES: u32 = 64;
+        let (t, _rx) = torrent();
+        t.lock().picker = Some(Picker::new(
+            u64::from(PIECES) * 4 * u64::from(crate::picker::BLOCK_LEN),
+            4 * crate::picker::BLOCK_LEN,
+            crate::rng::SmallRng::seeded(4),
+        ));
+        let (mut remote, _) = connect(&t, 10).await;
+        let mut buf = bytes::BytesMut::new();
+        let mut dec = wire::MessageDecoder::default();
+        let mut bf = wire::Bitfield::new(PIECES);
+        for i in 0..PIECES {
+            bf.set(i, true).expect("in range");
+        }
+        remote
+            .write_all(&bf.to_message().to_bytes())
+            .await
+            .expect("write");
+        remote
+            .write_all(&Message::Unchoke.to_bytes())
+            .await
+            .expect("write");
+        let mut requested = std::collections::HashSet::new();
+        read_until(&mut remote, &mut buf, &mut dec, |m| {
+            if let Message::Request(r) = m {
+                requested.insert(r.index);
+            }
+            requested.len() >= 32
+        })
+        .await;
+        let due = (0..PIECES)
+            .find(|p| !requested.contains(p))
+            .expect("one left");
+
+        // Room made for a piece due now: most requests cancelled.
+        t.set_piece_deadline(due, Duration::ZERO);
+        let msgs = read_until(
+            &mut remote,
+            &mut buf,
+            &mut dec,
+            |m| matches!(m, Message::Request(r) if r.index == due),
+        )
+        .await;
+        let cancelled: Vec<BlockRequest> = msgs
+            .iter()
+            .filter_map(|m| match m {
+                Message::Cancel(r) => Some(*r),
+                _ => None,
+            })
+            .collect();
+        assert!(cancelled.len() >= 100, "{} cancelled", cancelled.len());
+
+        // The deadline goes: the cancelled blocks are asked for again.
+        {
+            let mut st = t.lock();
+            st.picker
+                .as_mut()
+                .expect("picker")
+                .clear_deadlines(crate::picker::USER_DEADLINES);
+            st.broadcast(&PeerCmd::Refill);
+        }
+        let mut again = 0;
+        read_until(&mut remote, &mut buf, &mut dec, |m| {
+            if let Message::Request(r) = m
+                && cancelled.contains(r)
+            {
+                again += 1;
+            }
+            again >= 100
+        })
+        .await;
+
+        // The peer answers the cancelled requests (BEP 6), then asks us for a block we do
+        // not have twice (each answered with a reject): what we send in between is what
+        // the rejects made us do.
+        let mut out = bytes::BytesMut::new();
+        for r in &cancelled {
+            Message::Reject(*r).encode(&mut out);
+        }
+        let marker = |index| BlockRequest {
+            index,
+            begin: 0,
+            length: crate::picker::BLOCK_LEN,
+        };
+        Message::Request(marker(0)).encode(&mut out);
+        remote.write_all(&out).await.expect("write");
+        read_until(&mut remote, &mut buf, &mut dec, |m| {
+            *m == Message::Reject(marker(0))
+        })
+        .await;
+        remote
+            .write_all(&Message::Request(marker(1)).to_bytes())
+            .await
+            .expect("write");
+        let msgs = read_until(&mut remote, &mut buf, &mut dec, |m| {
+            *m == Message::Reject(marker(1))
+        })
+        .await;
+        let asked: Vec<&Message> = msgs
+            .iter()
+            .filter(|m| matches!(m, Message::Request(_)))
+            .collect();
+        assert!(asked.is_empty(), "asked again for {} blocks", asked.len());
+    }
+
     #[test]
     fn idle_timeouts_are_errors_and_our_closes_are_local() {
         assert_eq!(close_reason("idle too long", false), CloseReason::Error);
