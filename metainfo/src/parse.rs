@@ -560,8 +560,7 @@ fn scan_file(
         Some((end, fields)) => {
             // The common entry makes the common file, as `v1_file` would make it.
             if let Some((list, length, pad)) = plain_v1_fields(&input[info..], &fields) {
-                // (`extend` makes room first, then makes the file in place.)
-                files.extend(std::iter::once_with(|| RawFile::plain(list, length, pad)));
+                files.push(RawFile::plain(list, length, pad));
                 return Ok(end);
             }
             (end, fields)
@@ -718,9 +717,7 @@ impl RawFile {
     }
 }
 
-/// The path list, length and pad flag of [`plain_v1_file`]. (The file is made where it
-/// is stored, from these plain values: made elsewhere and moved, its fields written one
-/// by one were read back as wider words, which stalls.)
+/// The path list, length and pad flag of [`plain_v1_file`].
 #[inline]
 fn plain_v1_fields(
     info: &[u8],
