@@ -122,6 +122,14 @@ type Pending = Pin<Box<dyn Future<Output = Result<Vec<u8>>> + Send + Sync>>;
 /// verified; it never returns unverified data. Reads fail once the torrent is removed,
 /// and reads that would wait fail if it failed or was stopped; a paused torrent makes
 /// them wait.
+///
+/// A read puts piece deadlines on its piece and its read-ahead
+/// ([`set_readahead`](Self::set_readahead)); the stream owns them. When it reads
+/// elsewhere (after a seek, say) the previous read's are removed once that read is done,
+/// and dropping the stream removes the rest, so a player that jumps gets its new position
+/// first. Other streams' deadlines and the handle's own
+/// ([`TorrentHandle::set_piece_deadline`](crate::TorrentHandle::set_piece_deadline))
+/// stay.
 pub struct FileStream {
     src: Arc<Source>,
     pos: u64,
