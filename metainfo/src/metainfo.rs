@@ -72,7 +72,7 @@ impl FileEntry {
 ///
 /// A large torrent's parse hashes its info dictionary on a second thread (one for the
 /// process, started by the first such parse), and a dropped `Metainfo` leaves its large
-/// buffers (64 KiB to 16 MiB each) for the next parse, which then writes into pages
+/// buffers (64 KiB to 4 MiB each) for the next parse, which then writes into pages
 /// already mapped.
 ///
 /// ```

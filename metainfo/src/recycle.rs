@@ -21,7 +21,7 @@ const MIN_KEPT: usize = 64 * 1024;
 
 /// Buffers larger than this (in bytes) are not kept: the memory a process may hold for
 /// nothing, per kind of buffer.
-const MAX_KEPT: usize = 16 * 1024 * 1024;
+const MAX_KEPT: usize = 4 * 1024 * 1024;
 
 /// One kept buffer of `T`s, empty.
 #[derive(Debug)]
