@@ -6,7 +6,7 @@
 //! upload limit. Reading and writing run concurrently so two peers uploading to each other
 //! never deadlock on full socket buffers.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -162,7 +162,7 @@ pub(crate) async fn run(
         am_interested: false,
         outstanding: HashMap::new(),
         order: VecDeque::new(),
-        made_room_for: HashSet::new(),
+        made_room_for: HashMap::new(),
         unanswered_cancels: HashMap::new(),
         allowed_fast: Vec::new(),
         their_ut_metadata: None,
@@ -201,9 +201,10 @@ struct Conn {
     am_interested: bool,
     outstanding: HashMap<BlockRef, Instant>,
     order: VecDeque<BlockRef>,
-    /// Pieces [`Conn::make_room`] cancelled requests for (while they keep a deadline and
-    /// are not verified: once per piece).
-    made_room_for: HashSet<u32>,
+    /// Pieces [`Conn::make_room`] cancelled requests for, with the deadline they had then
+    /// (once per deadline: a piece whose deadline was removed and set again, as when a
+    /// player seeks back, gets room again).
+    made_room_for: HashMap<u32, u64>,
     /// Requests we cancelled at a fast peer that it has not answered yet. A BEP 6 peer
     /// answers every request, cancelled or not, with its block or a reject: a reject that
     /// comes for one of these answers the cancelled request, not the same block asked
@@ -929,7 +930,7 @@ impl Conn {
     /// over; nothing for a piece this peer does not have (its queue does not hold that
     /// piece back).
     fn make_room(&mut self, piece: u32) {
-        if self.made_room_for.contains(&piece) || self.outstanding.is_empty() {
+        if self.outstanding.is_empty() {
             return;
         }
         let torrent = self.torrent.clone();
@@ -945,18 +946,22 @@ impl Conn {
     fn make_room_if_late(&mut self, picker: &mut Picker) {
         let has = &self.has;
         let late = picker.late_piece(&|p| has.get(p as usize).copied().unwrap_or(false));
-        if let Some(piece) = late
-            && !self.made_room_for.contains(&piece)
-        {
+        if let Some(piece) = late {
             self.make_room_locked(picker, piece);
         }
     }
 
     fn make_room_locked(&mut self, picker: &mut Picker, piece: u32) {
-        if !self.has.get(piece as usize).copied().unwrap_or(false) || picker.has(piece) {
+        let Some(due) = picker.deadline(piece) else {
+            return;
+        };
+
+        if self.made_room_for.get(&piece) == Some(&due)
+            || !self.has.get(piece as usize).copied().unwrap_or(false)
+        {
             return;
         }
-        self.made_room_for.insert(piece);
+        self.made_room_for.insert(piece, due);
         let candidates: Vec<BlockRef> = self
             .order
             .iter()
@@ -1058,7 +1063,8 @@ impl Conn {
             let torrent = self.torrent.clone();
             let mut st = torrent.lock();
             if let Some(picker) = st.picker.as_mut() {
-                self.made_room_for.retain(|p| picker.has_deadline(*p));
+                self.made_room_for
+                    .retain(|p, due| picker.deadline(*p) == Some(*due));
                 picker.set_now(self.torrent.session.now_ms());
                 if !self.outstanding.is_empty() {
                     self.make_room_if_late(picker);

@@ -883,6 +883,118 @@ mod tests {
         assert!(asked.is_empty(), "asked again for {} blocks", asked.len());
     }
 
+    /// Room is made once per deadline, not once per piece for ever: a player that leaves
+    /// a piece (its deadline removed) and comes back to it (set again) gets room again.
+    #[tokio::test]
+    async fn a_deadline_set_again_makes_room_again() {
+        use wire::Message;
+        const PIECES: u32 = 64;
+        let (t, _rx) = torrent();
+        t.lock().picker = Some(Picker::new(
+            u64::from(PIECES) * 4 * u64::from(crate::picker::BLOCK_LEN),
+            4 * crate::picker::BLOCK_LEN,
+            crate::rng::SmallRng::seeded(5),
+        ));
+        let (mut remote, _) = connect(&t, 11).await;
+        let mut buf = bytes::BytesMut::new();
+        let mut dec = wire::MessageDecoder::default();
+        let mut bf = wire::Bitfield::new(PIECES);
+        for i in 0..PIECES {
+            bf.set(i, true).expect("in range");
+        }
+        remote
+            .write_all(&bf.to_message().to_bytes())
+            .await
+            .expect("write");
+        remote
+            .write_all(&Message::Unchoke.to_bytes())
+            .await
+            .expect("write");
+        let mut requested = std::collections::HashSet::new();
+        read_until(&mut remote, &mut buf, &mut dec, |m| {
+            if let Message::Request(r) = m {
+                requested.insert(r.index);
+            }
+            requested.len() >= 32
+        })
+        .await;
+        let due = (0..PIECES)
+            .find(|p| !requested.contains(p))
+            .expect("one left");
+
+        // The peer answers every cancel with a reject (BEP 6), then asks us for a block we
+        // do not have: our reject of that comes after we took in its rejects.
+        let mut marker = 0;
+        let mut answer = async |remote: &mut TcpStream,
+                                buf: &mut bytes::BytesMut,
+                                dec: &mut wire::MessageDecoder,
+                                cancelled: &[wire::BlockRequest]| {
+            let mut out = bytes::BytesMut::new();
+            for r in cancelled {
+                Message::Reject(*r).encode(&mut out);
+            }
+            let ask = wire::BlockRequest {
+                index: marker,
+                begin: 0,
+                length: crate::picker::BLOCK_LEN,
+            };
+            marker += 1;
+            Message::Request(ask).encode(&mut out);
+            remote.write_all(&out).await.expect("write");
+            read_until(remote, buf, dec, |m| *m == Message::Reject(ask)).await
+        };
+        let cancels = |msgs: &[Message]| -> Vec<wire::BlockRequest> {
+            msgs.iter()
+                .filter_map(|m| match m {
+                    Message::Cancel(r) => Some(*r),
+                    _ => None,
+                })
+                .collect()
+        };
+        for round in 0..2 {
+            // Due now: most of the queue is cancelled (the read times out otherwise).
+            t.set_piece_deadline(due, Duration::ZERO);
+            let started = Instant::now();
+            let mut n = 0;
+            let mut msgs = read_until(&mut remote, &mut buf, &mut dec, |m| {
+                n += usize::from(matches!(m, Message::Cancel(_)));
+                n >= 90
+            })
+            .await;
+            // At once, not only after the peer's next tick forgot the first deadline.
+            assert!(
+                started.elapsed() < Duration::from_millis(500),
+                "round {round}: room made after {:?}",
+                started.elapsed()
+            );
+            // Cancels read while waiting for the marker are answered in turn.
+            while !cancels(&msgs).is_empty() {
+                msgs = answer(&mut remote, &mut buf, &mut dec, &cancels(&msgs)).await;
+            }
+            if round == 1 {
+                break;
+            }
+            // The player moves away from the piece: the queue fills with other blocks.
+            {
+                let mut st = t.lock();
+                st.picker
+                    .as_mut()
+                    .expect("picker")
+                    .remove_deadline(crate::picker::USER_DEADLINES, due);
+                st.broadcast(&PeerCmd::Refill);
+            }
+            let mut again = 0;
+            let mut msgs = read_until(&mut remote, &mut buf, &mut dec, |m| {
+                again += usize::from(matches!(m, Message::Request(r) if r.index != due));
+                again >= 90
+            })
+            .await;
+            while !cancels(&msgs).is_empty() {
+                msgs = answer(&mut remote, &mut buf, &mut dec, &cancels(&msgs)).await;
+            }
+        }
+    }
+
     #[test]
     fn idle_timeouts_are_errors_and_our_closes_are_local() {
         assert_eq!(close_reason("idle too long", false), CloseReason::Error);
