@@ -41,6 +41,9 @@ const KEEP_ON_MAKE_ROOM: usize = 4;
 /// Bytes of finished pieces that may wait for hashing before requests stop.
 const HASH_BACKLOG_BYTES: usize = 8 * 1024 * 1024;
 const DEFAULT_REQQ: usize = 250;
+/// The requests a peer may have waiting at us (our `reqq`, BEP 10): twice the most we
+/// keep in flight ourselves.
+pub(crate) const OUR_REQQ: usize = MAX_QUEUE * 2;
 const ALLOWED_FAST_K: usize = 10;
 /// Largest metadata accepted from a peer (an info dict with 8 M pieces).
 const MAX_METADATA: u64 = 160 * 1024 * 1024;
@@ -296,7 +299,7 @@ impl Conn {
         hs.m.insert(UT_METADATA.to_string(), OUR_UT_METADATA);
         hs.m.insert(UT_PEX.to_string(), OUR_UT_PEX);
         hs.v = Some(concat!("shoal ", env!("CARGO_PKG_VERSION")).to_string());
-        hs.reqq = Some(MAX_QUEUE as u32 * 2);
+        hs.reqq = Some(OUR_REQQ as u32);
         hs.p = self.torrent.session.listen_port();
         let st = self.torrent.lock();
         if let Some(a) = st.active.as_ref() {
@@ -569,17 +572,12 @@ impl Conn {
             Message::HaveNone => {}
             Message::Request(r) => self.on_request(r),
             Message::Piece { index, begin, data } => self.on_piece(index, begin, data)?,
-            Message::Cancel(r) => {
-                let mut cancelled = self
-                    .counters
-                    .cancelled
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner());
-                if cancelled.len() >= crate::torrent::MAX_CANCELLED {
-                    cancelled.clear();
-                }
-                cancelled.insert(r);
-            }
+            Message::Cancel(r) => self
+                .counters
+                .requests
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .cancel(&r),
             Message::Reject(r) => {
                 let b = BlockRef {
                     piece: r.index,
@@ -636,7 +634,14 @@ impl Conn {
                 _ => false,
             }
         };
-        if ok {
+        let queued = ok
+            && self
+                .counters
+                .requests
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .queue(r);
+        if queued {
             let _ = self
                 .out
                 .send(Out::Serve(r, self.our_allowed.contains(&r.index)));

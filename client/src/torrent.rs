@@ -76,14 +76,9 @@ pub(crate) struct PeerCounters {
     /// We asked the connection to close (choked out, both seeds, banned, paused): its end
     /// is ours, not the peer's, whatever the reader saw last.
     pub closed_by_us: AtomicBool,
-    /// Requests the peer cancelled before we served them (bounded, see
-    /// [`MAX_CANCELLED`]).
-    pub cancelled: Mutex<HashSet<wire::BlockRequest>>,
+    /// The peer's requests we have not served yet, and which of them it cancelled.
+    pub requests: Mutex<crate::upload::Requests>,
 }
-
-/// Most cancelled requests remembered per peer: past it the set starts over, so a peer
-/// that cancels what it never asked for cannot grow it.
-pub(crate) const MAX_CANCELLED: usize = 4096;
 
 /// A connected peer as the torrent sees it.
 #[derive(Debug)]
