@@ -6,7 +6,9 @@
 //! 2. free blocks of pieces already in progress (finish what was started);
 //! 3. a new piece: in sequential mode the lowest wanted index, else — while fewer than
 //!    [`RANDOM_FIRST`] pieces are complete — a random one (to have something to trade
-//!    quickly), else the rarest among the peer's pieces with random tie-breaking; higher
+//!    quickly), else the rarest among the peer's pieces with random tie-breaking, except
+//!    that the piece after the last new one wins a tie (runs of adjacent pieces from
+//!    random starts: the seeder reads its disk in order, leechers still differ); higher
 //!    priority always wins;
 //! 4. in endgame (nothing left unrequested), blocks already requested from other peers.
 //!
@@ -74,6 +76,8 @@ pub struct Picker {
     priority: Vec<u8>,
     partial: HashMap<u32, Partial>,
     sequential: bool,
+    /// The last piece [`Picker::pick_new`] started: the one after it wins ties.
+    last_new: Option<u32>,
     /// Every deadline set, with who set it (a piece may have several owners).
     owned: Vec<Deadline>,
     /// One entry per piece with a deadline, its earliest: `(due, piece)`, earliest first.
@@ -106,6 +110,7 @@ impl Picker {
             priority: vec![DEFAULT_PRIORITY; n],
             partial: HashMap::new(),
             sequential: false,
+            last_new: None,
             owned: Vec::new(),
             deadlines: Vec::new(),
             now: 0,
@@ -528,6 +533,18 @@ impl Picker {
                 }
             }
         }
+        // The piece after the last one started, if it is as good as the best: a run of
+        // adjacent pieces (the peer reads them in order) from each random start.
+        if !random_first
+            && let (Some((bp, br)), Some(next)) = (best, self.last_new.map(|l| l + 1))
+            && next < self.num_pieces
+            && candidate(self, next)
+            && self.priority[next as usize] == bp
+            && self.availability[next as usize] == br
+        {
+            chosen = Some(next);
+        }
+        self.last_new = chosen;
         chosen
     }
 
@@ -731,6 +748,41 @@ mod tests {
             seen.insert(p.pick(&all, &none, None, 1)[0].piece);
         }
         assert!(seen.len() > 10, "{seen:?}");
+    }
+
+    #[test]
+    fn equally_rare_pieces_come_in_runs_from_random_starts() {
+        let mut starts = std::collections::HashSet::new();
+        for seed in 0..20 {
+            let mut p = Picker::new(64 * u64::from(BLOCK_LEN), BLOCK_LEN, SmallRng::seeded(seed));
+            for piece in 0..RANDOM_FIRST {
+                complete(&mut p, piece);
+            }
+            let order: Vec<u32> = (0..6)
+                .map(|_| p.pick(&all, &none, None, 1)[0].piece)
+                .collect();
+            starts.insert(order[0]);
+            for w in order.windows(2) {
+                assert_eq!(w[1], w[0] + 1, "not a run: {order:?}");
+            }
+        }
+        assert!(starts.len() > 8, "starts not random: {starts:?}");
+        // A rarer piece still wins over the next one.
+        let mut p = picker(16, BLOCK_LEN);
+        for piece in 0..RANDOM_FIRST {
+            complete(&mut p, piece);
+        }
+        for piece in 0..16 {
+            if piece != 11 {
+                p.peer_has(piece);
+            }
+        }
+        p.peer_has(12);
+        let first = p.pick(&all, &none, None, 1)[0].piece;
+        assert_eq!(first, 11, "the rarest first");
+        // 12 is more common than the rest now: the run does not continue into it.
+        let second = p.pick(&all, &none, None, 1)[0].piece;
+        assert_ne!(second, 12);
     }
 
     #[test]
