@@ -681,7 +681,7 @@ impl Driver {
         self.ticks += 1;
         {
             let mut st = self.torrent.lock();
-            st.update_rates(1.0);
+            st.update_rates(Instant::now());
         }
         if self.ticks.is_multiple_of(10) {
             self.choke_round();

@@ -94,6 +94,9 @@ pub(crate) struct PeerEntry {
     pub up_rate: u64,
     last_down: u64,
     last_up: u64,
+    /// When the counters were last sampled into the rates (the connection's start before
+    /// the first sample).
+    sampled_at: Instant,
     pub seed: bool,
 }
 
@@ -102,6 +105,15 @@ impl PeerEntry {
     pub fn close(&self, reason: &'static str) {
         self.counters.closed_by_us.store(true, Ordering::Relaxed);
         let _ = self.tx.send(PeerCmd::Close(reason));
+    }
+}
+
+/// The next smoothed rate from the last one and a new sample.
+fn smooth(last: u64, sample: u64) -> u64 {
+    if last == 0 {
+        sample
+    } else {
+        (last + sample) / 2
     }
 }
 
@@ -243,20 +255,29 @@ impl State {
         }
     }
 
-    /// Recomputes per-peer and torrent rates from counters; `secs` since the last call.
-    pub fn update_rates(&mut self, secs: f64) {
+    /// Recomputes per-peer and torrent rates from counters, at `now` (about once a
+    /// second).
+    pub fn update_rates(&mut self, now: Instant) {
         let mut down = 0;
         let mut up = 0;
         for p in self.peers.values_mut() {
-            let d = p.counters.downloaded.load(Ordering::Relaxed);
-            let u = p.counters.uploaded.load(Ordering::Relaxed);
-            // Smoothed over a few seconds so the choker and queue depth do not jitter.
-            let inst_down = ((d - p.last_down) as f64 / secs) as u64;
-            let inst_up = ((u - p.last_up) as f64 / secs) as u64;
-            p.down_rate = (p.down_rate + inst_down) / 2;
-            p.up_rate = (p.up_rate + inst_up) / 2;
-            p.last_down = d;
-            p.last_up = u;
+            // Each peer over its own interval: one that connected just before this tick
+            // is not judged by a few milliseconds counted as a second (its queue depth
+            // follows this rate), and waits for the next tick if that is too short.
+            let secs = now.saturating_duration_since(p.sampled_at).as_secs_f64();
+            if secs >= 0.25 {
+                let d = p.counters.downloaded.load(Ordering::Relaxed);
+                let u = p.counters.uploaded.load(Ordering::Relaxed);
+                let inst_down = ((d - p.last_down) as f64 / secs) as u64;
+                let inst_up = ((u - p.last_up) as f64 / secs) as u64;
+                // Smoothed over a few seconds so the choker and queue depth do not jitter;
+                // a first rate (after none) is taken as it is, not halved.
+                p.down_rate = smooth(p.down_rate, inst_down);
+                p.up_rate = smooth(p.up_rate, inst_up);
+                p.last_down = d;
+                p.last_up = u;
+                p.sampled_at = now;
+            }
             down += p.down_rate;
             up += p.up_rate;
         }
@@ -350,6 +371,7 @@ impl Torrent {
                 up_rate: 0,
                 last_down: 0,
                 last_up: 0,
+                sampled_at: Instant::now(),
                 seed: false,
             },
         );
@@ -988,6 +1010,31 @@ mod tests {
                 msgs = answer(&mut remote, &mut buf, &mut dec, &cancels(&msgs)).await;
             }
         }
+    }
+
+    #[test]
+    fn a_peer_rate_counts_its_own_interval_and_starts_unhalved() {
+        let (t, _rx) = torrent();
+        let (tx, _cmds) = mpsc::unbounded_channel();
+        let addr: SocketAddr = "127.0.0.1:9".parse().expect("addr");
+        let (key, counters) = t.add_peer(addr, PeerId([1; 20]), tx).expect("added");
+        let connected = t.lock().peers[&key].sampled_at;
+        // 3 MB in the 0.3 s between the connection and the tick: 10 MB/s, not 1.5.
+        counters.downloaded.store(3_000_000, Ordering::Relaxed);
+        t.lock()
+            .update_rates(connected + Duration::from_millis(300));
+        assert_eq!(t.lock().peers[&key].down_rate, 10_000_000);
+        // Too soon after that for a sample: nothing changes.
+        counters.downloaded.store(4_000_000, Ordering::Relaxed);
+        t.lock()
+            .update_rates(connected + Duration::from_millis(400));
+        assert_eq!(t.lock().peers[&key].down_rate, 10_000_000);
+        // A second later, 6 MB/s over the whole second: the mean of the two.
+        counters.downloaded.store(9_000_000, Ordering::Relaxed);
+        t.lock()
+            .update_rates(connected + Duration::from_millis(1300));
+        assert_eq!(t.lock().peers[&key].down_rate, 8_000_000);
+        assert_eq!(t.lock().down_rate, 8_000_000);
     }
 
     #[test]
