@@ -710,65 +710,103 @@ mod tests {
             .collect()
     }
 
+    /// A remote peer that is talking to us: its socket, with what we sent it so far
+    /// buffered and decoded.
+    struct Remote {
+        sock: TcpStream,
+        buf: bytes::BytesMut,
+        dec: wire::MessageDecoder,
+    }
+
+    impl Remote {
+        async fn read_until(
+            &mut self,
+            stop: impl FnMut(&wire::Message) -> bool,
+        ) -> Vec<wire::Message> {
+            read_until(&mut self.sock, &mut self.buf, &mut self.dec, stop).await
+        }
+    }
+
+    const BUSY_PIECES: u32 = 64;
+
+    /// A torrent of 64 pieces of 4 blocks and a peer (`id`) that has all of them but
+    /// `lacking`, unchokes us and sits on our requests until 32 pieces are asked for (the
+    /// first window, 128 blocks). Returns the torrent, the peer, and a piece it has that
+    /// we have not asked for.
+    async fn busy_peer(
+        id: u8,
+        seed: u64,
+        lacking: Option<u32>,
+    ) -> (
+        Arc<Torrent>,
+        mpsc::UnboundedReceiver<DriverCmd>,
+        Remote,
+        u32,
+    ) {
+        use wire::Message;
+        let (t, rx) = torrent();
+        t.lock().picker = Some(Picker::new(
+            u64::from(BUSY_PIECES) * 4 * u64::from(crate::picker::BLOCK_LEN),
+            4 * crate::picker::BLOCK_LEN,
+            crate::rng::SmallRng::seeded(seed),
+        ));
+        let (sock, _) = connect(&t, id).await;
+        let mut remote = Remote {
+            sock,
+            buf: bytes::BytesMut::new(),
+            dec: wire::MessageDecoder::default(),
+        };
+        let mut bf = wire::Bitfield::new(BUSY_PIECES);
+        for i in (0..BUSY_PIECES).filter(|i| Some(*i) != lacking) {
+            bf.set(i, true).expect("in range");
+        }
+        remote
+            .sock
+            .write_all(&bf.to_message().to_bytes())
+            .await
+            .expect("write");
+        remote
+            .sock
+            .write_all(&Message::Unchoke.to_bytes())
+            .await
+            .expect("write");
+        let mut requested = std::collections::HashSet::new();
+        remote
+            .read_until(|m| {
+                if let Message::Request(r) = m {
+                    requested.insert(r.index);
+                }
+                requested.len() >= 32
+            })
+            .await;
+        let unrequested = (0..BUSY_PIECES)
+            .find(|p| !requested.contains(p) && Some(*p) != lacking)
+            .expect("one left");
+        (t, rx, remote, unrequested)
+    }
+
     /// A deadline set through the handle makes room as a stream's read does: at once
     /// when it is due, at the peer's next tick when it comes due later, and not at a peer
     /// that lacks the piece until that peer has it.
     #[tokio::test]
     async fn due_deadlines_make_room_at_peers_that_have_the_piece() {
         use wire::Message;
-        const PIECES: u32 = 64;
-        let (t, _rx) = torrent();
-        t.lock().picker = Some(Picker::new(
-            u64::from(PIECES) * 4 * u64::from(crate::picker::BLOCK_LEN),
-            4 * crate::picker::BLOCK_LEN,
-            crate::rng::SmallRng::seeded(3),
-        ));
-        let (mut remote, _) = connect(&t, 9).await;
-        let mut buf = bytes::BytesMut::new();
-        let mut dec = wire::MessageDecoder::default();
-        // The remote has every piece but the last one, and unchokes us.
-        let lacking = PIECES - 1;
-        let mut bf = wire::Bitfield::new(PIECES);
-        for i in 0..lacking {
-            bf.set(i, true).expect("in range");
-        }
-        remote
-            .write_all(&bf.to_message().to_bytes())
-            .await
-            .expect("write");
-        remote
-            .write_all(&Message::Unchoke.to_bytes())
-            .await
-            .expect("write");
-        // Our queue fills (the first window is 128 blocks, 32 pieces).
-        let mut requested = std::collections::HashSet::new();
-        read_until(&mut remote, &mut buf, &mut dec, |m| {
-            if let Message::Request(r) = m {
-                requested.insert(r.index);
-            }
-            requested.len() >= 32
-        })
-        .await;
-        let unrequested = (0..lacking)
-            .find(|p| !requested.contains(p))
-            .expect("one left");
+        // The remote has every piece but the last one.
+        let lacking = BUSY_PIECES - 1;
+        let (t, _rx, mut remote, unrequested) = busy_peer(9, 3, Some(lacking)).await;
 
         // Due now on a piece this peer lacks: the full queue stays (the marker `Have`
         // comes after the room-making command on the same channel).
         t.set_piece_deadline(lacking, Duration::ZERO);
         t.lock().broadcast(&PeerCmd::Have(1));
-        let msgs = read_until(&mut remote, &mut buf, &mut dec, |m| *m == Message::Have(1)).await;
+        let msgs = remote.read_until(|m| *m == Message::Have(1)).await;
         assert_eq!(cancels(&msgs), Vec::<u32>::new());
         // Due in 200 ms: nothing happens at once; the peer's tick sees it late and
         // cancels all but the 4 oldest requests ahead of it, then asks for it.
         t.set_piece_deadline(unrequested, Duration::from_millis(200));
-        let msgs = read_until(
-            &mut remote,
-            &mut buf,
-            &mut dec,
-            |m| matches!(m, Message::Request(r) if r.index == unrequested),
-        )
-        .await;
+        let msgs = remote
+            .read_until(|m| matches!(m, Message::Request(r) if r.index == unrequested))
+            .await;
         assert!(
             cancels(&msgs).len() >= 100,
             "only {} requests cancelled",
@@ -776,16 +814,13 @@ mod tests {
         );
         // Once the peer has the piece it lacked, it is asked for it.
         remote
+            .sock
             .write_all(&Message::Have(lacking).to_bytes())
             .await
             .expect("write");
-        read_until(
-            &mut remote,
-            &mut buf,
-            &mut dec,
-            |m| matches!(m, Message::Request(r) if r.index == lacking),
-        )
-        .await;
+        remote
+            .read_until(|m| matches!(m, Message::Request(r) if r.index == lacking))
+            .await;
     }
 
     /// A fast peer answers every request, a cancelled one with a reject: a reject that
@@ -795,49 +830,13 @@ mod tests {
     #[tokio::test]
     async fn a_reject_answers_the_cancel_not_the_request_made_again() {
         use wire::{BlockRequest, Message};
-        const PIECES: u32 = 64;
-        let (t, _rx) = torrent();
-        t.lock().picker = Some(Picker::new(
-            u64::from(PIECES) * 4 * u64::from(crate::picker::BLOCK_LEN),
-            4 * crate::picker::BLOCK_LEN,
-            crate::rng::SmallRng::seeded(4),
-        ));
-        let (mut remote, _) = connect(&t, 10).await;
-        let mut buf = bytes::BytesMut::new();
-        let mut dec = wire::MessageDecoder::default();
-        let mut bf = wire::Bitfield::new(PIECES);
-        for i in 0..PIECES {
-            bf.set(i, true).expect("in range");
-        }
-        remote
-            .write_all(&bf.to_message().to_bytes())
-            .await
-            .expect("write");
-        remote
-            .write_all(&Message::Unchoke.to_bytes())
-            .await
-            .expect("write");
-        let mut requested = std::collections::HashSet::new();
-        read_until(&mut remote, &mut buf, &mut dec, |m| {
-            if let Message::Request(r) = m {
-                requested.insert(r.index);
-            }
-            requested.len() >= 32
-        })
-        .await;
-        let due = (0..PIECES)
-            .find(|p| !requested.contains(p))
-            .expect("one left");
+        let (t, _rx, mut remote, due) = busy_peer(10, 4, None).await;
 
         // Room made for a piece due now: most requests cancelled.
         t.set_piece_deadline(due, Duration::ZERO);
-        let msgs = read_until(
-            &mut remote,
-            &mut buf,
-            &mut dec,
-            |m| matches!(m, Message::Request(r) if r.index == due),
-        )
-        .await;
+        let msgs = remote
+            .read_until(|m| matches!(m, Message::Request(r) if r.index == due))
+            .await;
         let cancelled: Vec<BlockRequest> = msgs
             .iter()
             .filter_map(|m| match m {
@@ -857,15 +856,16 @@ mod tests {
             st.broadcast(&PeerCmd::Refill);
         }
         let mut again = 0;
-        read_until(&mut remote, &mut buf, &mut dec, |m| {
-            if let Message::Request(r) = m
-                && cancelled.contains(r)
-            {
-                again += 1;
-            }
-            again >= 100
-        })
-        .await;
+        remote
+            .read_until(|m| {
+                if let Message::Request(r) = m
+                    && cancelled.contains(r)
+                {
+                    again += 1;
+                }
+                again >= 100
+            })
+            .await;
 
         // The peer answers the cancelled requests (BEP 6), then asks us for a block we do
         // not have twice (each answered with a reject): what we send in between is what
@@ -880,19 +880,18 @@ mod tests {
             length: crate::picker::BLOCK_LEN,
         };
         Message::Request(marker(0)).encode(&mut out);
-        remote.write_all(&out).await.expect("write");
-        read_until(&mut remote, &mut buf, &mut dec, |m| {
-            *m == Message::Reject(marker(0))
-        })
-        .await;
+        remote.sock.write_all(&out).await.expect("write");
         remote
+            .read_until(|m| *m == Message::Reject(marker(0)))
+            .await;
+        remote
+            .sock
             .write_all(&Message::Request(marker(1)).to_bytes())
             .await
             .expect("write");
-        let msgs = read_until(&mut remote, &mut buf, &mut dec, |m| {
-            *m == Message::Reject(marker(1))
-        })
-        .await;
+        let msgs = remote
+            .read_until(|m| *m == Message::Reject(marker(1)))
+            .await;
         let asked: Vec<&Message> = msgs
             .iter()
             .filter(|m| matches!(m, Message::Request(_)))
@@ -905,47 +904,12 @@ mod tests {
     #[tokio::test]
     async fn a_deadline_set_again_makes_room_again() {
         use wire::Message;
-        const PIECES: u32 = 64;
-        let (t, _rx) = torrent();
-        t.lock().picker = Some(Picker::new(
-            u64::from(PIECES) * 4 * u64::from(crate::picker::BLOCK_LEN),
-            4 * crate::picker::BLOCK_LEN,
-            crate::rng::SmallRng::seeded(5),
-        ));
-        let (mut remote, _) = connect(&t, 11).await;
-        let mut buf = bytes::BytesMut::new();
-        let mut dec = wire::MessageDecoder::default();
-        let mut bf = wire::Bitfield::new(PIECES);
-        for i in 0..PIECES {
-            bf.set(i, true).expect("in range");
-        }
-        remote
-            .write_all(&bf.to_message().to_bytes())
-            .await
-            .expect("write");
-        remote
-            .write_all(&Message::Unchoke.to_bytes())
-            .await
-            .expect("write");
-        let mut requested = std::collections::HashSet::new();
-        read_until(&mut remote, &mut buf, &mut dec, |m| {
-            if let Message::Request(r) = m {
-                requested.insert(r.index);
-            }
-            requested.len() >= 32
-        })
-        .await;
-        let due = (0..PIECES)
-            .find(|p| !requested.contains(p))
-            .expect("one left");
+        let (t, _rx, mut remote, due) = busy_peer(11, 5, None).await;
 
         // The peer answers every cancel with a reject (BEP 6), then asks us for a block we
         // do not have: our reject of that comes after we took in its rejects.
         let mut marker = 0;
-        let mut answer = async |remote: &mut TcpStream,
-                                buf: &mut bytes::BytesMut,
-                                dec: &mut wire::MessageDecoder,
-                                cancelled: &[wire::BlockRequest]| {
+        let mut answer = async |remote: &mut Remote, cancelled: &[wire::BlockRequest]| {
             let mut out = bytes::BytesMut::new();
             for r in cancelled {
                 Message::Reject(*r).encode(&mut out);
@@ -957,8 +921,8 @@ mod tests {
             };
             marker += 1;
             Message::Request(ask).encode(&mut out);
-            remote.write_all(&out).await.expect("write");
-            read_until(remote, buf, dec, |m| *m == Message::Reject(ask)).await
+            remote.sock.write_all(&out).await.expect("write");
+            remote.read_until(|m| *m == Message::Reject(ask)).await
         };
         let cancels = |msgs: &[Message]| -> Vec<wire::BlockRequest> {
             msgs.iter()
@@ -973,11 +937,12 @@ mod tests {
             t.set_piece_deadline(due, Duration::ZERO);
             let started = Instant::now();
             let mut n = 0;
-            let mut msgs = read_until(&mut remote, &mut buf, &mut dec, |m| {
-                n += usize::from(matches!(m, Message::Cancel(_)));
-                n >= 90
-            })
-            .await;
+            let mut msgs = remote
+                .read_until(|m| {
+                    n += usize::from(matches!(m, Message::Cancel(_)));
+                    n >= 90
+                })
+                .await;
             // At once, not only after the peer's next tick forgot the first deadline.
             assert!(
                 started.elapsed() < Duration::from_millis(500),
@@ -986,7 +951,7 @@ mod tests {
             );
             // Cancels read while waiting for the marker are answered in turn.
             while !cancels(&msgs).is_empty() {
-                msgs = answer(&mut remote, &mut buf, &mut dec, &cancels(&msgs)).await;
+                msgs = answer(&mut remote, &cancels(&msgs)).await;
             }
             if round == 1 {
                 break;
@@ -1001,13 +966,14 @@ mod tests {
                 st.broadcast(&PeerCmd::Refill);
             }
             let mut again = 0;
-            let mut msgs = read_until(&mut remote, &mut buf, &mut dec, |m| {
-                again += usize::from(matches!(m, Message::Request(r) if r.index != due));
-                again >= 90
-            })
-            .await;
+            let mut msgs = remote
+                .read_until(|m| {
+                    again += usize::from(matches!(m, Message::Request(r) if r.index != due));
+                    again >= 90
+                })
+                .await;
             while !cancels(&msgs).is_empty() {
-                msgs = answer(&mut remote, &mut buf, &mut dec, &cancels(&msgs)).await;
+                msgs = answer(&mut remote, &cancels(&msgs)).await;
             }
         }
     }
