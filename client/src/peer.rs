@@ -975,7 +975,7 @@ impl Conn {
             .filter(|b| !picker.has_deadline(b.piece))
             // Asked again after a cancel the peer has not answered yet: cancelled again,
             // the peer would hold two cancels for one block, and one that keeps one note
-            // per cancelled block (shoal's) would drop one request and serve the other.
+            // per cancelled block would drop one request and serve the other.
             .filter(|b| !self.unanswered_cancels.contains_key(b))
             .copied()
             .collect();

@@ -9,6 +9,25 @@ use common::*;
 use metainfo::{Magnet, TorrentVersion};
 use shoal::{AddTorrent, Source};
 
+/// A libtorrent seeder of `meta` (written to `dir/t.torrent`) with its data under
+/// `seed_dir`, and `extra` arguments; returns it and its port.
+fn libtorrent_seeder(
+    dir: &std::path::Path,
+    meta: &metainfo::Metainfo,
+    seed_dir: &std::path::Path,
+    extra: &[&str],
+) -> (ChildGuard, u16) {
+    let torrent = write_torrent(dir, meta);
+    let mut args = vec![
+        "--torrent",
+        torrent.to_str().unwrap(),
+        "--save",
+        seed_dir.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    spawn_libtorrent("seed", &args)
+}
+
 async fn shoal_from_libtorrent(folder: bool, version: TorrentVersion, magnet: bool) {
     shoal_from_libtorrent_sized(
         folder,
@@ -30,14 +49,7 @@ async fn shoal_from_libtorrent_sized(
     let dir = tempfile::tempdir().unwrap();
     let (seed_dir, src) = seed_payload(dir.path(), folder, folder_sizes, 3_333_333, 42);
     let meta = make_torrent_version(&src, piece_length, &[], version);
-    let torrent = write_torrent(dir.path(), &meta)
-        .to_str()
-        .unwrap()
-        .to_string();
-    let (_lt, port) = spawn_libtorrent(
-        "seed",
-        &["--torrent", &torrent, "--save", seed_dir.to_str().unwrap()],
-    );
+    let (_lt, port) = libtorrent_seeder(dir.path(), &meta, &seed_dir, &[]);
     let s = session(false).await;
     let out = dir.path().join("out");
     let source = if magnet {
@@ -201,21 +213,8 @@ async fn shoal_streams_a_seek_first_from_a_slow_libtorrent_seeder() {
     let (seed_dir, src) = seed_payload(dir.path(), false, &[], 0, 0);
     std::fs::write(&src, &payload).unwrap();
     let meta = make_torrent(&src, 64 * 1024, &[]);
-    let torrent = write_torrent(dir.path(), &meta)
-        .to_str()
-        .unwrap()
-        .to_string();
-    let (_lt, port) = spawn_libtorrent(
-        "seed",
-        &[
-            "--torrent",
-            &torrent,
-            "--save",
-            seed_dir.to_str().unwrap(),
-            "--upload-limit",
-            "2000000",
-        ],
-    );
+    let (_lt, port) =
+        libtorrent_seeder(dir.path(), &meta, &seed_dir, &["--upload-limit", "2000000"]);
     let s = session(false).await;
     let h = add(
         &s,
