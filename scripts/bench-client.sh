@@ -7,6 +7,9 @@
 #   scripts/bench-client.sh [SIZE_MIB=256] [RUNS=1] [all|leech|seed]
 #
 # SKIP_ARIA2=1 leaves aria2 out (some of its runs stall near 4 MB/s for minutes).
+# SEED_SETTINGS="name=int,..." applies libtorrent settings to the libtorrent seeder, e.g.
+# SEED_SETTINGS=send_buffer_low_watermark=512000 takes away its slow first second per
+# connection (see random_pause below), leaving only the leechers' own differences.
 #
 # Needs: /usr/bin/python3 with libtorrent (python3-libtorrent), aria2c, /usr/bin/time.
 set -euo pipefail
@@ -49,7 +52,10 @@ TRACKERPID=$!
 PIDS+=($TRACKERPID)
 "$SHOAL" create "$WORK/seed/payload.bin" -l 1M -t "http://127.0.0.1:$TPORT/announce" -o "$WORK/t.torrent" > /dev/null
 
-$LT seed --quiet --torrent "$WORK/t.torrent" --save "$WORK/seed" > "$WORK/ltseed.out" 2>/dev/null &
+SEED_ARGS=()
+IFS=',' read -r -a SEED_KV <<< "${SEED_SETTINGS:-}"
+for kv in "${SEED_KV[@]}"; do SEED_ARGS+=(--setting "$kv"); done
+$LT seed --quiet --torrent "$WORK/t.torrent" --save "$WORK/seed" "${SEED_ARGS[@]}" > "$WORK/ltseed.out" 2>/dev/null &
 SEEDPID=$!
 PIDS+=($SEEDPID)
 SEEDPORT=$(wait_port "$WORK/ltseed.out")
@@ -58,9 +64,18 @@ sleep 1 # let the seeder announce so aria2 finds it through the tracker
 # CPU seconds (user+sys) a process has used so far, from /proc/PID/stat.
 proc_cpu() { awk -v hz="$(getconf CLK_TCK)" '{print ($14+$15)/hz}' "/proc/$1/stat"; }
 
+# A libtorrent seeder reads one 16 KiB block at a time for each new connection until its
+# next rate tick: its send buffer target is half of what the peer got in the last tick
+# (send_buffer_watermark_factor), floored at send_buffer_low_watermark (10 KiB). So every
+# leecher's first 0-1 s runs at ~100-180 MB/s here, whoever it is. Back-to-back runs of
+# similar length meet that tick at similar phases, which made one leecher lucky and another
+# unlucky run after run; a random pause (not timed) before each run spreads the phase evenly.
+random_pause() { sleep "0.$(printf '%03d' $((RANDOM % 1000)))"; }
+
 measure() { # name, command...
     local name=$1; shift
     rm -rf "$WORK/out"; mkdir -p "$WORK/out"
+    random_pause
     local seed_before
     seed_before=$(proc_cpu "$SEEDPID")
     /usr/bin/time -v timeout 300 "$@" > "$WORK/$name.stdout" 2> "$WORK/$name.time" || { echo "$name failed:"; tail -5 "$WORK/$name.time"; return; }
@@ -106,7 +121,7 @@ summary() {
 }
 
 if [ "$WHAT" != seed ]; then
-echo "leeching $SIZE MiB from a libtorrent seeder (127.0.0.1:$SEEDPORT), tmpfs $WORK"
+echo "leeching $SIZE MiB from a libtorrent seeder (127.0.0.1:$SEEDPORT${SEED_SETTINGS:+, $SEED_SETTINGS}), tmpfs $WORK"
 # The seeder's first transfer pays for faulting its mapped file in (about 1 s of seeder
 # CPU per GiB): a warm-up leech, not reported, so whoever runs first is not penalised.
 measure warm-up $LT leech --quiet --torrent "$WORK/t.torrent" --save "$WORK/out" --peer "127.0.0.1:$SEEDPORT" > /dev/null

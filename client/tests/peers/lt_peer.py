@@ -3,7 +3,7 @@
 
 Seed:  lt_peer.py seed  --torrent T --save DIR [--port P]
 Leech: lt_peer.py leech (--torrent T | --magnet URI) --save DIR [--peer HOST:PORT] [--port P]
-(both: [--upload-limit BYTES_PER_S])
+(both: [--upload-limit BYTES_PER_S] [--setting NAME=INT]...)
 
 Prints "PORT <n>" once listening, "DONE <seconds>" when a leech completes (then exits 0),
 progress on stderr. Loopback only; DHT, LSD, UPnP, NAT-PMP, uTP and encryption are off.
@@ -26,6 +26,8 @@ def main():
     ap.add_argument("--timeout", type=float, default=300)
     ap.add_argument("--quiet", action="store_true")
     ap.add_argument("--upload-limit", type=int, default=0, help="bytes/s, 0 = none")
+    ap.add_argument("--setting", action="append", default=[],
+                    help="NAME=INT: an integer libtorrent setting applied after the defaults")
     a = ap.parse_args()
 
     ses = lt.session({
@@ -41,6 +43,12 @@ def main():
         "allow_multiple_connections_per_ip": True,
         "alert_mask": 0,
     })
+    extra = {}
+    for kv in a.setting:
+        name, _, value = kv.partition("=")
+        extra[name] = int(value)
+    if extra:
+        ses.apply_settings(extra)
     atp = lt.add_torrent_params()
     if a.magnet:
         atp = lt.parse_magnet_uri(a.magnet)
