@@ -16,7 +16,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Show what a .torrent file or magnet link describes.
+    /// Show what a .torrent file or magnet link describes (also `shoal inspect`).
+    #[command(visible_alias = "inspect")]
     Info(cmd::info::Args),
     /// Create a .torrent from a file or folder.
     Create(cmd::create::Args),

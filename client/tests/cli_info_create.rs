@@ -31,6 +31,20 @@ fn info_json(target: &str) -> Value {
 }
 
 #[test]
+fn inspect_is_another_name_for_info() {
+    let target = corpus("bep52-test-torrents/bittorrent-v2-hybrid-test.torrent");
+    let inspect = shoal(&["inspect", &target, "--json"]);
+    assert!(
+        inspect.status.success(),
+        "shoal inspect: {}",
+        String::from_utf8_lossy(&inspect.stderr)
+    );
+    let v: Value = serde_json::from_slice(&inspect.stdout).expect("one JSON object");
+    assert_eq!(v, info_json(&target));
+    assert_eq!(v["num_pieces"], 1715);
+}
+
+#[test]
 fn info_json_has_the_fields_and_hashes_of_a_hybrid_torrent() {
     let v = info_json(&corpus(
         "bep52-test-torrents/bittorrent-v2-hybrid-test.torrent",
