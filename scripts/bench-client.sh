@@ -99,21 +99,25 @@ measure() { # name, command...
 # Median wall time and seeder CPU of each leecher, and each one's wall time as a ratio of
 # libtorrent's median. The floor's ratio is the best any leecher could reach in this run.
 summary() {
-    echo "medians over $RUNS runs (ratio = wall / libtorrent's median wall):"
+    echo "medians over $RUNS runs, middle half of the runs in brackets (ratio = wall / libtorrent's median wall):"
     awk -F'\t' '
         { n[$1]++; w[$1, n[$1]] = $2; c[$1, n[$1]] = $3; if (!($1 in seen)) { seen[$1] = 1; order[++k] = $1 } }
-        function med(arr, name, cnt,   i, j, t, v) {
+        # The q-quantile (0.5 = median) of one leecher column, interpolated between runs.
+        function q(arr, name, cnt, p,   i, j, t, v, x) {
             for (i = 1; i <= cnt; i++) v[i] = arr[name, i]
             for (i = 2; i <= cnt; i++) for (j = i; j > 1 && v[j-1] > v[j]; j--) { t = v[j]; v[j] = v[j-1]; v[j-1] = t }
-            return cnt % 2 ? v[(cnt + 1) / 2] : (v[cnt / 2] + v[cnt / 2 + 1]) / 2
+            x = 1 + p * (cnt - 1); i = int(x)
+            return i >= cnt ? v[cnt] : v[i] + (x - i) * (v[i + 1] - v[i])
         }
+        function med(arr, name, cnt) { return q(arr, name, cnt, 0.5) }
         END {
             lt = ("libtorrent" in n) ? med(w, "libtorrent", n["libtorrent"]) : 0
             for (i = 1; i <= k; i++) {
                 name = order[i]
                 if (name == "warm-up") continue
                 m = med(w, name, n[name])
-                printf "  %-21s wall %6.2f s  seeder cpu %5.2f s", name, m, med(c, name, n[name])
+                printf "  %-21s wall %6.2f s (middle half %.2f-%.2f)  seeder cpu %5.2f s", name, m,
+                    q(w, name, n[name], 0.25), q(w, name, n[name], 0.75), med(c, name, n[name])
                 if (lt > 0) printf "  %5.2fx libtorrent", m / lt
                 printf "\n"
             }
