@@ -366,6 +366,23 @@ fn libtorrent_seeds_to_aria2_over_udp() {
     libtorrent_seeds_to_aria2(true);
 }
 
+/// Waits up to 30 s for the file at `path` to hold `want`. libtorrent 2.0 can report a
+/// torrent complete ("seeding") once its pieces are hashed, which it may do from blocks
+/// still queued for writing: the file catches up a moment later.
+fn wait_same_file(path: &Path, want: &[u8], who: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if std::fs::read(path).is_ok_and(|got| got == want) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{who}'s copy differs from the payload"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// Two libtorrent sessions find each other through the tracker and complete a transfer.
 fn libtorrent_to_libtorrent(udp: bool) {
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -402,8 +419,7 @@ fn libtorrent_to_libtorrent(udp: bool) {
     let reply = leecher.expect("announced", Duration::from_secs(30));
     assert_eq!(reply, "announced 1", "the leecher is told about the seeder");
     leecher.expect("seeding", TRANSFER_TIMEOUT);
-    let got = std::fs::read(leech_dir.join("payload.bin")).unwrap();
-    assert!(got == payload, "libtorrent's copy differs from the payload");
+    wait_same_file(&leech_dir.join("payload.bin"), &payload, "libtorrent");
     // Both seed now; the leecher's `completed` was counted.
     wait_scrape("after the download", scrape, (2, 0, 1));
     drop((seeder, leecher));

@@ -320,6 +320,12 @@ impl ChildGuard {
             .status()
             .unwrap();
         assert!(sent.success(), "kill -INT {pid} failed");
+        self.wait_exit(secs, "of Ctrl-C")
+    }
+
+    /// Waits up to `secs` for the process to exit by itself; `after` names what it should
+    /// exit after, for the failure message.
+    pub fn wait_exit(&mut self, secs: u64, after: &str) -> std::process::ExitStatus {
         let deadline = std::time::Instant::now() + Duration::from_secs(secs);
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
@@ -327,7 +333,7 @@ impl ChildGuard {
             }
             assert!(
                 std::time::Instant::now() < deadline,
-                "no exit within {secs} s of Ctrl-C"
+                "no exit within {secs} s {after}"
             );
             std::thread::sleep(Duration::from_millis(20));
         }
