@@ -669,6 +669,15 @@ mod tests {
         false
     }
 
+    /// A 64-piece picker (one block each) that has completed its random first pieces.
+    fn past_random_first(seed: u64) -> Picker {
+        let mut p = Picker::new(64 * u64::from(BLOCK_LEN), BLOCK_LEN, SmallRng::seeded(seed));
+        for piece in 0..RANDOM_FIRST {
+            complete(&mut p, piece);
+        }
+        p
+    }
+
     fn complete(p: &mut Picker, piece: u32) {
         for i in 0..p.blocks_in(piece) {
             let b = p.block(piece, i);
@@ -741,10 +750,7 @@ mod tests {
     fn ties_broken_randomly() {
         let mut seen = std::collections::HashSet::new();
         for seed in 0..30 {
-            let mut p = Picker::new(64 * u64::from(BLOCK_LEN), BLOCK_LEN, SmallRng::seeded(seed));
-            for piece in 0..RANDOM_FIRST {
-                complete(&mut p, piece);
-            }
+            let mut p = past_random_first(seed);
             seen.insert(p.pick(&all, &none, None, 1)[0].piece);
         }
         assert!(seen.len() > 10, "{seen:?}");
@@ -754,10 +760,7 @@ mod tests {
     fn equally_rare_pieces_come_in_runs_from_random_starts() {
         let mut starts = std::collections::HashSet::new();
         for seed in 0..20 {
-            let mut p = Picker::new(64 * u64::from(BLOCK_LEN), BLOCK_LEN, SmallRng::seeded(seed));
-            for piece in 0..RANDOM_FIRST {
-                complete(&mut p, piece);
-            }
+            let mut p = past_random_first(seed);
             let order: Vec<u32> = (0..6)
                 .map(|_| p.pick(&all, &none, None, 1)[0].piece)
                 .collect();

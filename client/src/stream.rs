@@ -58,6 +58,13 @@ struct Source {
     reads: Mutex<Reads>,
 }
 
+impl Source {
+    /// The stream's reads that own deadlines (taken inside the torrent's lock).
+    fn reads(&self) -> std::sync::MutexGuard<'_, Reads> {
+        self.reads.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
 /// The reads of one stream that own deadlines in the picker.
 #[derive(Debug, Default)]
 struct Reads {
@@ -100,12 +107,7 @@ struct ReadGuard<'a> {
 impl Drop for ReadGuard<'_> {
     fn drop(&mut self) {
         let mut st = self.src.torrent.lock();
-        let gone = self
-            .src
-            .reads
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .finish(self.id);
+        let gone = self.src.reads().finish(self.id);
         if gone && let Some(picker) = st.picker.as_mut() {
             picker.clear_deadlines(self.id);
         }
@@ -280,11 +282,7 @@ async fn read_chunk(src: Arc<Source>, offset: u64, max: usize, readahead: u64) -
                 .enumerate()
                 .map(|(k, p)| (p, session.at_ms(now + STAGGER * k as u32))),
         );
-        let previous = src
-            .reads
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .start(id);
+        let previous = src.reads().start(id);
         if let Some(previous) = previous {
             picker.clear_deadlines(previous);
         }
@@ -339,12 +337,7 @@ impl Drop for FileStream {
         // A read in flight (`poll_read`'s) ends first and removes its own.
         self.pending = None;
         let mut st = self.src.torrent.lock();
-        let last = self
-            .src
-            .reads
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .close();
+        let last = self.src.reads().close();
         if let (Some(last), Some(picker)) = (last, st.picker.as_mut()) {
             picker.clear_deadlines(last);
         }

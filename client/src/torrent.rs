@@ -673,34 +673,6 @@ mod tests {
         assert_eq!(closed(&mut rx).await, (dup, CloseReason::Local));
     }
 
-    /// Reads messages from `remote` (decoded with `dec`) until `stop` says so or 5 s
-    /// pass; returns them.
-    async fn read_until(
-        remote: &mut TcpStream,
-        buf: &mut bytes::BytesMut,
-        dec: &mut wire::MessageDecoder,
-        mut stop: impl FnMut(&wire::Message) -> bool,
-    ) -> Vec<wire::Message> {
-        use tokio::io::AsyncReadExt;
-        let mut got = Vec::new();
-        let work = async {
-            loop {
-                while let Some(m) = dec.decode(buf).expect("our messages decode") {
-                    let done = stop(&m);
-                    got.push(m);
-                    if done {
-                        return;
-                    }
-                }
-                assert!(remote.read_buf(buf).await.expect("read") > 0, "we closed");
-            }
-        };
-        tokio::time::timeout(Duration::from_secs(5), work)
-            .await
-            .expect("the awaited message did not come within 5 s");
-        got
-    }
-
     fn cancels(msgs: &[wire::Message]) -> Vec<u32> {
         msgs.iter()
             .filter_map(|m| match m {
@@ -719,11 +691,31 @@ mod tests {
     }
 
     impl Remote {
+        /// Reads messages until `stop` says so or 5 s pass; returns them.
         async fn read_until(
             &mut self,
-            stop: impl FnMut(&wire::Message) -> bool,
+            mut stop: impl FnMut(&wire::Message) -> bool,
         ) -> Vec<wire::Message> {
-            read_until(&mut self.sock, &mut self.buf, &mut self.dec, stop).await
+            use tokio::io::AsyncReadExt;
+            let mut got = Vec::new();
+            let work = async {
+                loop {
+                    while let Some(m) = self.dec.decode(&mut self.buf).expect("our messages decode")
+                    {
+                        let done = stop(&m);
+                        got.push(m);
+                        if done {
+                            return;
+                        }
+                    }
+                    let n = self.sock.read_buf(&mut self.buf).await.expect("read");
+                    assert!(n > 0, "we closed");
+                }
+            };
+            tokio::time::timeout(Duration::from_secs(5), work)
+                .await
+                .expect("the awaited message did not come within 5 s");
+            got
         }
     }
 

@@ -13,21 +13,9 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_seek_is_served_first_and_the_whole_file_reads_back() {
     let dir = tempfile::tempdir().unwrap();
-    let src = dir.path().join("seed");
-    std::fs::create_dir_all(&src).unwrap();
     const LEN: usize = 6 << 20;
-    let payload = payload_bytes(LEN, 11);
-    std::fs::write(src.join("movie.bin"), &payload).unwrap();
-    let meta = make_torrent(&src.join("movie.bin"), 64 * 1024, &[]);
-
-    let seeder = session(false).await;
-    let seed = add(&seeder, &meta, &src, vec![]).await;
-    wait_completed(&seed, 20).await;
     // 2 MB/s: the whole file takes about 3 s, one piece about 30 ms.
-    seed.set_limits(Limits {
-        down: None,
-        up: Some(2_000_000),
-    });
+    let (payload, meta, seeder) = slow_seeder(dir.path(), LEN, 64 * 1024, 11).await;
 
     let out = dir.path().join("out");
     let leecher = session(false).await;
@@ -45,6 +33,29 @@ async fn a_seek_is_served_first_and_the_whole_file_reads_back() {
 
     leecher.shutdown().await;
     seeder.shutdown().await;
+}
+
+/// A file `movie.bin` of `len` pseudo-random bytes (from `seed`) under `dir/seed`, its
+/// torrent, and a shoal session seeding it with uploads limited to 2 MB/s.
+async fn slow_seeder(
+    dir: &std::path::Path,
+    len: usize,
+    piece: u64,
+    seed: u64,
+) -> (Vec<u8>, metainfo::Metainfo, shoal::Session) {
+    let src = dir.join("seed");
+    std::fs::create_dir_all(&src).unwrap();
+    let payload = payload_bytes(len, seed);
+    std::fs::write(src.join("movie.bin"), &payload).unwrap();
+    let meta = make_torrent(&src.join("movie.bin"), piece, &[]);
+    let seeder = session(false).await;
+    let h = add(&seeder, &meta, &src, vec![]).await;
+    wait_completed(&h, 20).await;
+    h.set_limits(Limits {
+        down: None,
+        up: Some(2_000_000),
+    });
+    (payload, meta, seeder)
 }
 
 /// A file of `LEN` bytes in 16 KiB pieces (one block each, so pieces verified count
@@ -68,18 +79,7 @@ const QUEUED_AFTER: u32 = 24;
 impl SlowSwarm {
     async fn new(seed: u64) -> SlowSwarm {
         let dir = tempfile::tempdir().unwrap();
-        let src = dir.path().join("seed");
-        std::fs::create_dir_all(&src).unwrap();
-        let payload = payload_bytes(LEN, seed);
-        std::fs::write(src.join("movie.bin"), &payload).unwrap();
-        let meta = make_torrent(&src.join("movie.bin"), PIECE as u64, &[]);
-        let seeder = session(false).await;
-        let seed_h = add(&seeder, &meta, &src, vec![]).await;
-        wait_completed(&seed_h, 20).await;
-        seed_h.set_limits(Limits {
-            down: None,
-            up: Some(2_000_000),
-        });
+        let (payload, meta, seeder) = slow_seeder(dir.path(), LEN, PIECE as u64, seed).await;
         let leecher = session(false).await;
         let mut a = AddTorrent::new(
             Source::TorrentBytes(meta.to_torrent_bytes()),
