@@ -465,9 +465,8 @@ impl TorrentHandle {
         match st.picker.as_ref() {
             Some(p) => p.deadlines().map(|(piece, _)| piece).collect(),
             None => {
-                // Set again replaces, as in the picker.
-                let last: HashMap<u32, u64> = st.deadlines.iter().copied().collect();
-                let mut kept: Vec<(u64, u32)> = last.into_iter().map(|(p, d)| (d, p)).collect();
+                let mut kept: Vec<(u64, u32)> =
+                    st.deadlines.iter().map(|(p, d)| (*d, *p)).collect();
                 kept.sort_unstable();
                 kept.into_iter().map(|(_, piece)| piece).collect()
             }
@@ -478,7 +477,7 @@ impl TorrentHandle {
     /// `piece` (a stream's deadline on it stays).
     pub fn reset_piece_deadline(&self, piece: u32) {
         let mut st = self.torrent.lock();
-        st.deadlines.retain(|(p, _)| *p != piece);
+        st.deadlines.remove(&piece);
         if let Some(p) = st.picker.as_mut() {
             p.remove_deadline(USER_DEADLINES, piece);
         }

@@ -181,7 +181,8 @@ pub(crate) struct State {
     pub trackers: Vec<Vec<String>>,
     pub name: Option<String>,
     pub file_priorities: Vec<u8>,
-    pub deadlines: Vec<(u32, u64)>,
+    /// Piece deadlines set before the metadata came (piece → ms on the session clock).
+    pub deadlines: HashMap<u32, u64>,
     /// BEP 52 piece layers being fetched (a v2 magnet link), before storage opens.
     pub layers: Option<crate::piece_layers::LayerFetch>,
     /// Merkle trees over our piece layers, built on the first hash request for a file.
@@ -224,7 +225,7 @@ impl State {
             trackers,
             name,
             file_priorities: Vec::new(),
-            deadlines: Vec::new(),
+            deadlines: HashMap::new(),
             layers: None,
             layer_trees: HashMap::new(),
             hashes_served: HashMap::new(),
@@ -518,7 +519,9 @@ impl Torrent {
                     st.broadcast(&PeerCmd::MakeRoom(piece));
                 }
             }
-            None => st.deadlines.push((piece, at)),
+            None => {
+                st.deadlines.insert(piece, at);
+            }
         }
     }
 

@@ -252,3 +252,29 @@ async fn v2_magnet_layers_come_from_another_peer_after_a_hash_reject() {
 async fn v2_magnet_layers_come_from_another_peer_after_unanswered_hash_requests() {
     layers_from_another_peer(OnHashRequest::Ignore, 40).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deadlines_set_before_the_metadata_replace_and_clear() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("f.bin");
+    std::fs::write(&file, payload_bytes(256 * 1024, 3)).unwrap();
+    let meta = make_torrent(&file, 16 * 1024, &[]);
+    // No peers: the metadata never comes during the test.
+    let s = session(false).await;
+    let a = AddTorrent::new(
+        Source::Magnet(Magnet::from_metainfo(&meta).to_string()),
+        dir.path().join("out"),
+    );
+    let h = s.add(a).await.unwrap();
+    h.set_piece_deadline(5, std::time::Duration::from_secs(10));
+    h.set_piece_deadline(3, std::time::Duration::from_secs(20));
+    h.set_piece_deadline(7, std::time::Duration::from_secs(30));
+    // Set again replaces: 5 moves behind 3.
+    h.set_piece_deadline(5, std::time::Duration::from_secs(25));
+    assert_eq!(h.piece_deadlines(), vec![3, 5, 7]);
+    h.reset_piece_deadline(3);
+    assert_eq!(h.piece_deadlines(), vec![5, 7]);
+    h.clear_piece_deadlines();
+    assert!(h.piece_deadlines().is_empty());
+    s.shutdown().await;
+}
