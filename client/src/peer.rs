@@ -390,14 +390,6 @@ impl Conn {
         }
     }
 
-    fn queue_depth(&self) -> usize {
-        let rate = {
-            let st = self.torrent.lock();
-            st.peers.get(&self.key).map_or(0, |p| p.down_rate)
-        };
-        queue_depth(rate, self.window, self.reqq)
-    }
-
     fn fill_requests(&mut self) {
         if !self.am_interested || self.has.is_empty() {
             return;
@@ -411,13 +403,14 @@ impl Conn {
         if self.peer_choking && self.allowed_fast.is_empty() {
             return;
         }
-        let depth = self.queue_depth();
-        if self.outstanding.len() >= depth {
-            return;
-        }
         let torrent = self.torrent.clone();
         let blocks = {
             let mut st = torrent.lock();
+            let rate = st.peers.get(&self.key).map_or(0, |p| p.down_rate);
+            let depth = queue_depth(rate, self.window, self.reqq);
+            if self.outstanding.len() >= depth {
+                return;
+            }
             let hashing = st.hashing;
             let Some(picker) = st.picker.as_mut() else {
                 return;
